@@ -1,0 +1,186 @@
+#include "catalog/block_map.h"
+
+#include <mutex>
+
+namespace rpfs::catalog {
+
+void BlockMap::Add(const BlockKey& key, const BlockVersion& version) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  pending_[key] = version;
+}
+
+size_t BlockMap::pending() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return pending_.size();
+}
+
+bool BlockMap::FindIn(const Table& t, const BlockKey& probe, BlockVersion* v) {
+  auto it = t.lower_bound(probe);
+  if (it == t.end() || !it->first.SameBlock(probe)) return false;
+  *v = it->second;
+  return true;
+}
+
+Status BlockMap::Read(const std::function<Status(Reader&)>& fn) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return env_->View([&](Txn& txn) {
+    Reader r(this, &txn);
+    return fn(r);
+  });
+}
+
+Status BlockMap::Reader::FindOnBranch(uint32_t disk, const BranchLevel& level, uint64_t block,
+                                      FoundBlock* out) {
+  BlockKey probe{disk, level.branch, block, level.max_seq};
+  // In-memory versions are newer than any in LMDB, so a hit there wins.
+  if (FindIn(map_->pending_, probe, &out->version) || FindIn(map_->flushing_, probe, &out->version)) {
+    out->found = true;
+    out->branch = level.branch;
+    return Status::OK();
+  }
+  Cursor c(*txn_, map_->dbi_);
+  RPFS_RETURN_IF_ERROR(c.SeekAtLeast(EncodeBlockKey(probe)));
+  BlockKey k;
+  if (!c.valid() || !DecodeBlockKey(c.key(), &k) || !k.SameBlock(probe)) return Status::OK();
+  if (!DecodeBlockValue(c.value(), k.seq, &out->version)) {
+    return Status::Corruption("catalog: malformed block map value");
+  }
+  out->found = true;
+  out->branch = level.branch;
+  return Status::OK();
+}
+
+Status BlockMap::Reader::Find(uint32_t disk, const BranchChain& chain, uint64_t block,
+                              FoundBlock* out) {
+  *out = FoundBlock();
+  for (const BranchLevel& level : chain) {
+    RPFS_RETURN_IF_ERROR(FindOnBranch(disk, level, block, out));
+    if (out->found) return Status::OK();
+  }
+  return Status::OK();
+}
+
+Status BlockMap::Flush(const std::function<Status(Txn&)>& also) {
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    flushing_.swap(pending_);
+  }
+  Status s = env_->Update([&](Txn& txn) {
+    for (const auto& [key, version] : flushing_) {
+      RPFS_RETURN_IF_ERROR(txn.Put(dbi_, EncodeBlockKey(key), EncodeBlockValue(version)));
+    }
+    return also(txn);
+  });
+  std::unique_lock<std::shared_mutex> l(mu_);
+  if (!s.ok()) {
+    // Keep the versions visible and retry them with the next flush.
+    flushing_.merge(pending_);
+    pending_.swap(flushing_);
+  }
+  flushing_.clear();
+  return s;
+}
+
+Status BlockMap::Scan(uint32_t disk, const BranchChain& chain, uint64_t first, uint64_t end,
+                      const std::function<Status(uint64_t, const FoundBlock&)>& fn) const {
+  return env_->View([&](Txn& txn) {
+    // Per level: the next block >= cursor position that has a version
+    // visible at that level, or `end` if none.
+    struct Level {
+      BranchLevel level;
+      uint64_t next = 0;
+      BlockVersion version;
+      std::unique_ptr<Cursor> cursor;
+    };
+    std::vector<Level> levels(chain.size());
+    auto advance = [&](Level& lv, uint64_t from) -> Status {
+      uint64_t b = from;
+      while (b < end) {
+        BlockKey probe{disk, lv.level.branch, b, lv.level.max_seq};
+        RPFS_RETURN_IF_ERROR(lv.cursor->SeekAtLeast(EncodeBlockKey(probe)));
+        BlockKey k;
+        if (!lv.cursor->valid() || !DecodeBlockKey(lv.cursor->key(), &k) || k.disk != disk ||
+            k.branch != lv.level.branch) {
+          break;
+        }
+        if (k.block == b) {  // a version <= max_seq of block b
+          if (!DecodeBlockValue(lv.cursor->value(), k.seq, &lv.version)) {
+            return Status::Corruption("catalog: malformed block map value");
+          }
+          lv.next = b;
+          return Status::OK();
+        }
+        b = k.block;  // block b has only newer versions; try the next mapped one
+      }
+      lv.next = end;
+      return Status::OK();
+    };
+    for (size_t i = 0; i < chain.size(); ++i) {
+      levels[i].level = chain[i];
+      levels[i].cursor = std::make_unique<Cursor>(txn, dbi_);
+      RPFS_RETURN_IF_ERROR(advance(levels[i], first));
+    }
+    for (;;) {
+      size_t best = levels.size();
+      for (size_t i = 0; i < levels.size(); ++i) {
+        if (levels[i].next < end && (best == levels.size() || levels[i].next < levels[best].next)) {
+          best = i;  // strict < keeps the child on ties
+        }
+      }
+      if (best == levels.size()) return Status::OK();
+      uint64_t block = levels[best].next;
+      FoundBlock found{true, levels[best].level.branch, levels[best].version};
+      RPFS_RETURN_IF_ERROR(fn(block, found));
+      for (Level& lv : levels) {
+        if (lv.next == block) RPFS_RETURN_IF_ERROR(advance(lv, block + 1));
+      }
+    }
+  });
+}
+
+Status BlockMap::RemoveFrom(journal::JournalPos end, uint64_t* removed) {
+  *removed = 0;
+  auto gone = [&](const BlockVersion& v) {
+    return journal::JournalPos{v.loc.segment, v.loc.offset} >= end;
+  };
+  {
+    std::unique_lock<std::shared_mutex> l(mu_);
+    std::erase_if(pending_, [&](const auto& kv) { return gone(kv.second); });
+  }
+  return env_->Update([&](Txn& txn) {
+    *removed = 0;
+    Cursor c(txn, dbi_);
+    RPFS_RETURN_IF_ERROR(c.First());
+    while (c.valid()) {
+      BlockKey k;
+      BlockVersion v;
+      if (DecodeBlockKey(c.key(), &k) && DecodeBlockValue(c.value(), k.seq, &v) && gone(v)) {
+        // After mdb_cursor_del, MDB_NEXT yields the entry that followed.
+        RPFS_RETURN_IF_ERROR(c.DeleteCurrent());
+        ++*removed;
+      }
+      RPFS_RETURN_IF_ERROR(c.Next());
+    }
+    return Status::OK();
+  });
+}
+
+Status BlockMap::ForEach(
+    const std::function<Status(const BlockKey&, const BlockVersion&)>& fn) const {
+  return env_->View([&](Txn& txn) {
+    Cursor c(txn, dbi_);
+    RPFS_RETURN_IF_ERROR(c.First());
+    while (c.valid()) {
+      BlockKey k;
+      BlockVersion v;
+      if (!DecodeBlockKey(c.key(), &k) || !DecodeBlockValue(c.value(), k.seq, &v)) {
+        return Status::Corruption("catalog: malformed block map entry");
+      }
+      RPFS_RETURN_IF_ERROR(fn(k, v));
+      RPFS_RETURN_IF_ERROR(c.Next());
+    }
+    return Status::OK();
+  });
+}
+
+}  // namespace rpfs::catalog

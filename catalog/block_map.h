@@ -1,0 +1,89 @@
+// BlockMap: the versioned index from (disk, branch, block, seq) to the
+// journal record holding that version of the block.
+//
+// New versions first land in an in-memory table (Add) and reach LMDB in
+// batches (Flush), so a 4 KiB write costs a map insert, not a B-tree
+// commit; the journal replays whatever the LMDB part lost. Lookups see
+// both. A lookup walks a branch chain, child first: each level is a
+// branch and the newest seq visible on it (the child's fork seq bounds
+// what it sees of its parent). Each level costs one in-memory probe and
+// at most one cursor seek.
+// Thread-safe: Add and Flush from one writer at a time, Readers from any.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <shared_mutex>
+#include <vector>
+
+#include "catalog/block_key.h"
+#include "catalog/lmdb.h"
+
+namespace rpfs::catalog {
+
+struct BranchLevel {
+  uint32_t branch = 0;
+  uint64_t max_seq = kMaxSeq;
+};
+using BranchChain = std::vector<BranchLevel>;  // child first, root last
+
+struct FoundBlock {
+  bool found = false;
+  uint32_t branch = 0;
+  BlockVersion version;
+};
+
+class BlockMap {
+ public:
+  BlockMap(Env* env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+
+  void Add(const BlockKey& key, const BlockVersion& version);
+  size_t pending() const;
+
+  // Lookups against one consistent snapshot (a read txn plus the
+  // in-memory tables); use one Reader for all blocks of a request.
+  class Reader {
+   public:
+    Status Find(uint32_t disk, const BranchChain& chain, uint64_t block, FoundBlock* out);
+
+   private:
+    friend class BlockMap;
+    Reader(const BlockMap* map, Txn* txn) : map_(map), txn_(txn) {}
+    Status FindOnBranch(uint32_t disk, const BranchLevel& level, uint64_t block, FoundBlock* out);
+    const BlockMap* map_;
+    Txn* txn_;
+  };
+  Status Read(const std::function<Status(Reader&)>& fn) const;
+
+  // Writes the in-memory versions to LMDB, in one transaction with
+  // whatever `also` writes (the indexed position, points, ...).
+  Status Flush(const std::function<Status(Txn&)>& also);
+
+  // Calls fn for each block in [first, end) that has a version visible
+  // through chain, in block order, with the version that wins. Reads
+  // LMDB only: Flush first. Costs one seek per mapped block and level.
+  Status Scan(uint32_t disk, const BranchChain& chain, uint64_t first, uint64_t end,
+              const std::function<Status(uint64_t block, const FoundBlock&)>& fn) const;
+
+  // Drops every version whose record lies at or past `end`: the repair
+  // when the journal turns out shorter than the index. Journal order is
+  // write order, so this also cuts a write call torn between blocks.
+  // Costs a pass over the whole map.
+  Status RemoveFrom(journal::JournalPos end, uint64_t* removed);
+
+  // Calls fn for every version in LMDB (verify --deep).
+  Status ForEach(const std::function<Status(const BlockKey&, const BlockVersion&)>& fn) const;
+
+ private:
+  using Table = std::map<BlockKey, BlockVersion>;
+  static bool FindIn(const Table& t, const BlockKey& probe, BlockVersion* v);
+
+  Env* env_;
+  MDB_dbi dbi_;
+  mutable std::shared_mutex mu_;  // guards pending_ and flushing_
+  Table pending_;
+  Table flushing_;  // being written by Flush; still visible to readers
+};
+
+}  // namespace rpfs::catalog

@@ -1,0 +1,87 @@
+#include "catalog/catalog.h"
+
+#include "journal/coding.h"
+
+namespace rpfs::catalog {
+
+std::string BigEndianKey32(uint32_t v) {
+  std::string s(4, '\0');
+  PutBE32(reinterpret_cast<uint8_t*>(s.data()), v);
+  return s;
+}
+
+std::string BigEndianKey64(uint64_t v) {
+  std::string s(8, '\0');
+  PutBE64(reinterpret_cast<uint8_t*>(s.data()), v);
+  return s;
+}
+
+Status Catalog::Open(const std::string& dir, size_t initial_map_size,
+                     std::unique_ptr<Catalog>* out) {
+  std::unique_ptr<Catalog> c(new Catalog);
+  Env::Options o;
+  o.initial_map_size = initial_map_size;
+  RPFS_RETURN_IF_ERROR(Env::Open(dir, o, &c->env_));
+  struct {
+    const char* name;
+    MDB_dbi* dbi;
+  } dbs[] = {{"meta", &c->meta},         {"groups", &c->groups}, {"disks", &c->disks},
+             {"branches", &c->branches}, {"points", &c->points}, {"jobs", &c->jobs},
+             {"blocks", &c->blocks_db},  {"timeline", &c->timeline}};
+  for (auto& db : dbs) RPFS_RETURN_IF_ERROR(c->env_->OpenDb(db.name, db.dbi));
+  c->blocks_ = std::make_unique<BlockMap>(c->env_.get(), c->blocks_db);
+  *out = std::move(c);
+  return Status::OK();
+}
+
+Status Catalog::LoadMeta(VaultMeta* m) const {
+  return env_->View([&](Txn& txn) {
+    std::string_view v;
+    RPFS_RETURN_IF_ERROR(txn.Get(meta, "vault", &v));
+    nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Status::Corruption("catalog: malformed vault meta");
+    try {
+      m->format = j.at("format");
+      std::string id = j.at("id");
+      if (id.size() != 32) return Status::Corruption("catalog: malformed vault id");
+      for (int i = 0; i < 16; ++i) {
+        m->id.bytes[i] = static_cast<uint8_t>(std::stoul(id.substr(2 * i, 2), nullptr, 16));
+      }
+      m->block_size = j.at("block_size");
+      m->compression_level = j.at("compression_level");
+      m->max_segment_bytes = j.at("max_segment_bytes");
+      m->created_ns = j.at("created_ns");
+      m->indexed_seq = j.at("indexed_seq");
+      m->indexed_pos.segment = j.at("indexed_segment");
+      m->indexed_pos.offset = j.at("indexed_offset");
+      m->next_disk_id = j.at("next_disk_id");
+      m->next_branch_id = j.at("next_branch_id");
+      m->next_point_id = j.at("next_point_id");
+      m->next_job_id = j.at("next_job_id");
+      m->passphrase_hash = j.value("passphrase_hash", "");
+    } catch (const std::exception& e) {
+      return Status::Corruption(std::string("catalog: malformed vault meta: ") + e.what());
+    }
+    return Status::OK();
+  });
+}
+
+Status Catalog::PutMeta(Txn& txn, const VaultMeta& m) {
+  nlohmann::json j = {{"format", m.format},
+                      {"id", m.id.ToHex()},
+                      {"block_size", m.block_size},
+                      {"compression_level", m.compression_level},
+                      {"max_segment_bytes", m.max_segment_bytes},
+                      {"created_ns", m.created_ns},
+                      {"indexed_seq", m.indexed_seq},
+                      {"indexed_segment", m.indexed_pos.segment},
+                      {"indexed_offset", m.indexed_pos.offset},
+                      {"next_disk_id", m.next_disk_id},
+                      {"next_branch_id", m.next_branch_id},
+                      {"next_point_id", m.next_point_id},
+                      {"next_job_id", m.next_job_id},
+                      {"passphrase_hash", m.passphrase_hash}};
+  return txn.Put(meta, "vault", j.dump());
+}
+
+}  // namespace rpfs::catalog

@@ -1,0 +1,104 @@
+// Catalog: the vault's LMDB environment and its named databases.
+//
+//   meta      "vault" -> JSON VaultMeta (ids, block size, indexed position)
+//   groups    name -> JSON Group
+//   disks     "VM/DISK" -> JSON Disk
+//   branches  id (BE u32) -> JSON Branch
+//   points    id (BE u64) -> JSON Point
+//   jobs      id (BE u64) -> JSON Job
+//   blocks    the versioned block map (catalog/block_key.h)
+//   timeline  ms since epoch (BE u64) -> first seq written in that ms (BE u64)
+//
+// The meta row records the highest seq indexed and the journal position
+// just after it, written in the same transaction as the index entries.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/block_map.h"
+#include "catalog/lmdb.h"
+#include "catalog/rows.h"
+#include "journal/journal.h"
+
+namespace rpfs::catalog {
+
+struct VaultMeta {
+  uint32_t format = 1;
+  journal::VaultId id;
+  uint32_t block_size = 4096;
+  int compression_level = 1;
+  uint64_t max_segment_bytes = 64ull << 20;
+  uint64_t created_ns = 0;
+  uint64_t indexed_seq = 0;
+  journal::JournalPos indexed_pos;
+  uint32_t next_disk_id = 1;
+  uint32_t next_branch_id = 2;
+  uint64_t next_point_id = 1;
+  uint64_t next_job_id = 1;
+  std::string passphrase_hash;  // scrypt, see tools/commands/init.cc
+};
+
+std::string BigEndianKey32(uint32_t v);
+std::string BigEndianKey64(uint64_t v);
+
+class Catalog {
+ public:
+  // Opens dir/ (an LMDB environment), creating the databases if needed.
+  static Status Open(const std::string& dir, size_t initial_map_size,
+                     std::unique_ptr<Catalog>* out);
+
+  Env& env() { return *env_; }
+  BlockMap& blocks() { return *blocks_; }
+
+  Status LoadMeta(VaultMeta* meta) const;  // NotFound on a fresh env
+  Status PutMeta(Txn& txn, const VaultMeta& meta);
+
+  template <class Row>
+  Status PutRow(Txn& txn, MDB_dbi dbi, std::string_view key, const Row& row) {
+    nlohmann::json j = row;
+    return txn.Put(dbi, key, j.dump());
+  }
+  template <class Row>
+  Status GetRow(const Txn& txn, MDB_dbi dbi, std::string_view key, Row* row) const {
+    std::string_view v;
+    RPFS_RETURN_IF_ERROR(txn.Get(dbi, key, &v));
+    return Parse(v, row);
+  }
+  template <class Row>
+  Status ListRows(MDB_dbi dbi, std::vector<Row>* rows) const {
+    rows->clear();
+    return env_->View([&](Txn& txn) {
+      Cursor c(txn, dbi);
+      RPFS_RETURN_IF_ERROR(c.First());
+      while (c.valid()) {
+        rows->emplace_back();
+        RPFS_RETURN_IF_ERROR(Parse(c.value(), &rows->back()));
+        RPFS_RETURN_IF_ERROR(c.Next());
+      }
+      return Status::OK();
+    });
+  }
+  template <class Row>
+  static Status Parse(std::string_view v, Row* row) {
+    nlohmann::json j = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) return Status::Corruption("catalog: malformed row");
+    try {
+      *row = j.get<Row>();
+    } catch (const nlohmann::json::exception& e) {
+      return Status::Corruption(std::string("catalog: malformed row: ") + e.what());
+    }
+    return Status::OK();
+  }
+
+  MDB_dbi meta = 0, groups = 0, disks = 0, branches = 0, points = 0, jobs = 0, blocks_db = 0,
+          timeline = 0;
+
+ private:
+  std::unique_ptr<Env> env_;
+  std::unique_ptr<BlockMap> blocks_;
+};
+
+}  // namespace rpfs::catalog

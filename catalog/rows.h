@@ -1,0 +1,75 @@
+// The catalog's rows: groups, disks, branches, points, jobs. Stored as
+// JSON in their LMDB databases (small, rare, and readable with mdb_dump);
+// only the block map and the timeline are binary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace rpfs::catalog {
+
+// A protection group: a consistency group of disks and its policy.
+struct Group {
+  std::string name;
+  uint64_t retention_s = 72 * 3600;
+  uint64_t crash_every_s = 5 * 60;
+  uint64_t app_every_s = 4 * 3600;
+  uint64_t rpo_s = 30 * 60;
+  std::string freeze_hook;
+  std::string thaw_hook;
+  uint32_t active_branch = 1;  // where the group's disks take writes
+  std::string state = "protected";
+  uint64_t created_ns = 0;
+};
+
+struct Disk {
+  uint32_t id = 0;
+  std::string name;  // "VM/DISK"
+  uint64_t size = 0;  // bytes, a multiple of the block size
+  std::string group;
+  uint64_t created_ns = 0;
+};
+
+// A timeline of writes. Branch 1 is the primary, the root of every chain.
+struct Branch {
+  uint32_t id = 0;
+  std::string name;
+  uint32_t parent = 0;    // 0: none
+  uint64_t fork_seq = 0;  // the parent's state this branch starts from
+  bool read_only = false;
+  uint64_t created_ns = 0;
+};
+
+struct Point {
+  uint64_t id = 0;
+  std::string group;
+  uint64_t seq = 0;  // the view includes every write with seq <= this
+  std::string kind = "crash";  // "crash" or "app"
+  std::string label;
+  uint32_t branch = 1;
+  uint64_t time_ns = 0;
+  uint64_t hold_ns = 0;  // app points: how long writes were held
+};
+
+struct Job {
+  uint64_t id = 0;
+  std::string kind;
+  std::string state = "running";  // running, done, failed
+  std::string details;
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
+                                                app_every_s, rpo_s, freeze_hook, thaw_hook,
+                                                active_branch, state, created_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disk, id, name, size, group, created_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Branch, id, name, parent, fork_seq, read_only,
+                                                created_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Point, id, group, seq, kind, label, branch,
+                                                time_ns, hold_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Job, id, kind, state, details, start_ns, end_ns)
+
+}  // namespace rpfs::catalog

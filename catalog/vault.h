@@ -1,0 +1,169 @@
+// Vault: the storage engine. One directory holding the journal/ segments,
+// the LMDB catalog/ and a LOCK file; exactly one process opens it.
+//
+//   Write   appends one record per block to the journal (all blocks of a
+//           call share one seq) and indexes them in memory; returns once
+//           the records are in the journal's buffer. Sync() makes every
+//           write before it durable (group commit).
+//   Read    any view (branch, seq): one index probe per block and branch
+//           level, then one journal read per non-zero block, checksum
+//           checked. Never-written and zero blocks cost no I/O.
+//   Points  O(1): a marker record, a sync, a catalog row.
+//   Fork    O(1): a branch row with (parent, fork seq).
+//
+// Unaligned writes read-modify-write their partial blocks. All-zero
+// blocks are stored as a flag, not data. Thread-safe: writes are
+// serialized by one mutex; reads run concurrently with them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "catalog/rows.h"
+#include "journal/journal.h"
+
+namespace rpfs::catalog {
+
+struct VaultOptions {
+  uint32_t block_size = 4096;
+  int compression_level = 1;  // zstd level, 0 = store
+  uint64_t max_segment_bytes = 64ull << 20;
+  std::string passphrase_hash;
+};
+
+struct OpenOptions {
+  // In-memory index entries that trigger a flush to LMDB.
+  size_t index_flush_entries = 1 << 18;
+  size_t initial_map_size = 64ull << 20;
+  // Wall clock in ns since the epoch; tests inject their own.
+  std::function<uint64_t()> clock;
+};
+
+// What a read sees: a branch and the newest seq visible on it.
+struct View {
+  uint32_t branch = 1;
+  uint64_t seq = kMaxSeq;
+};
+
+struct VaultStats {
+  uint64_t journal_bytes = 0;
+  uint64_t catalog_bytes = 0;
+  uint32_t segments = 0;
+  uint64_t last_seq = 0;
+  uint64_t block_versions = 0;  // in the index, including not yet flushed
+  uint64_t first_time_ns = 0;
+  uint64_t last_time_ns = 0;
+};
+
+class Vault {
+ public:
+  static Status Create(const std::string& dir, const VaultOptions& options,
+                       const OpenOptions& open_options, std::unique_ptr<Vault>* out);
+  static Status Open(const std::string& dir, const OpenOptions& options,
+                     std::unique_ptr<Vault>* out);
+  ~Vault();  // syncs the journal and flushes the index
+
+  // What Open's recovery found: a torn tail cut, an index rolled back.
+  const std::vector<std::string>& recovery_notes() const { return recovery_notes_; }
+
+  const std::string& dir() const { return dir_; }
+  uint32_t block_size() const { return meta_.block_size; }
+  const VaultMeta& meta() const { return meta_; }
+  uint64_t last_seq() const;
+  uint64_t Now() const { return clock_(); }
+
+  // Groups.
+  Status CreateGroup(const Group& group);
+  Status GetGroup(const std::string& name, Group* group) const;
+  std::vector<Group> ListGroups() const;
+
+  // Disks. Sizes are bytes, rounded up to the block size.
+  Status CreateDisk(const std::string& name, uint64_t size, const std::string& group, Disk* disk);
+  Status FindDisk(const std::string& name, Disk* disk) const;
+  std::vector<Disk> ListDisks() const;
+
+  // I/O. Write goes to the disk's active branch (its group's).
+  Status Write(uint32_t disk, uint64_t offset, const void* data, size_t n);
+  Status WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const void* data, size_t n);
+  Status Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out);
+  Status Sync();
+  View Latest(const Disk& disk) const;
+
+  // Calls fn for every block of the disk that holds data in view, in
+  // block order (never-written and zero blocks are skipped), with the
+  // block's bytes. Reads a consistent snapshot.
+  Status ScanData(uint32_t disk, View view,
+                  const std::function<Status(uint64_t block, const char* data)>& fn);
+
+  // Points.
+  Status CreatePoint(const std::string& group, const std::string& kind, const std::string& label,
+                     uint64_t hold_ns, Point* point);
+  std::vector<Point> ListPoints(const std::string& group) const;  // "" = all
+  // Resolves a point spec for a disk: an id, a label, latest, latest-app,
+  // latest-crash, @RFC3339 or #seq. `description` says what was chosen.
+  Status ResolveView(const Disk& disk, std::string_view spec, View* view,
+                     std::string* description) const;
+  // The newest seq written at or before time t (ns since epoch).
+  Status SeqAtTime(uint64_t t_ns, uint64_t* seq) const;
+
+  // Branches.
+  Status ForkBranch(const std::string& name, View from, Branch* branch);
+  Status GetBranch(uint32_t id, Branch* branch) const;
+
+  // Writes in-memory index entries to LMDB (after syncing the journal).
+  Status FlushIndex();
+  Status Stats(VaultStats* stats);
+
+  Catalog& catalog() { return *catalog_; }
+  journal::Journal& journal() { return *journal_; }
+  // Reads and checks the record a block version points at.
+  Status ReadBlock(uint32_t disk, uint64_t block, const FoundBlock& found, char* out);
+  BranchChain ChainFor(View view) const;
+
+ private:
+  Vault(std::string dir, const OpenOptions& options);
+  static Status Lock(const std::string& dir, int* fd);
+  Status LoadRows();
+  Status Recover();
+  Status IndexRecord(const journal::RecordHeader& h, const std::string& payload,
+                     const journal::RecordLocation& loc);
+  Status FlushIndexLocked();
+  Status WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data, size_t n);
+  uint64_t NextTimeLocked();
+  void NoteTimeLocked(uint64_t time_ns, uint64_t seq);
+  Status PutRowDurably(const std::function<Status(Txn&)>& fn);
+
+  const std::string dir_;
+  OpenOptions options_;
+  std::function<uint64_t()> clock_;
+  int lock_fd_ = -1;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<journal::Journal> journal_;
+  std::vector<std::string> recovery_notes_;
+
+  mutable std::mutex write_mu_;  // serializes writes, points, row changes, flushes
+  VaultMeta meta_;
+  uint64_t last_seq_ = 0;
+  uint64_t last_time_ns_ = 0;
+  uint64_t first_time_ns_ = 0;
+  uint64_t last_timeline_ms_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> pending_timeline_;  // (ms, first seq)
+  std::vector<Point> pending_points_;
+
+  mutable std::shared_mutex rows_mu_;  // guards the row caches below
+  std::map<std::string, Group> groups_;
+  std::map<std::string, Disk> disks_by_name_;
+  std::map<uint32_t, Disk> disks_;
+  std::map<uint32_t, Branch> branches_;
+  std::map<uint64_t, Point> points_;
+};
+
+}  // namespace rpfs::catalog

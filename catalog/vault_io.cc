@@ -1,0 +1,233 @@
+// Vault reads and writes.
+#include <cstring>
+#include <mutex>
+
+#include "catalog/vault.h"
+#include "journal/payload_codec.h"
+
+namespace rpfs::catalog {
+namespace {
+
+bool AllZero(const char* p, size_t n) {
+  // Compare word-wise; blocks are large and usually not zero early on.
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w != 0) return false;
+  }
+  for (; i < n; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+View Vault::Latest(const Disk& disk) const {
+  std::shared_lock<std::shared_mutex> l(rows_mu_);
+  auto it = groups_.find(disk.group);
+  return View{it == groups_.end() ? 1u : it->second.active_branch, kMaxSeq};
+}
+
+Status Vault::Write(uint32_t disk, uint64_t offset, const void* data, size_t n) {
+  uint32_t branch;
+  {
+    std::shared_lock<std::shared_mutex> l(rows_mu_);
+    auto d = disks_.find(disk);
+    if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+    auto g = groups_.find(d->second.group);
+    branch = g == groups_.end() ? 1 : g->second.active_branch;
+  }
+  return WriteBranch(disk, branch, offset, data, n);
+}
+
+Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const void* data,
+                          size_t n) {
+  std::string name;
+  {
+    std::shared_lock<std::shared_mutex> l(rows_mu_);
+    auto d = disks_.find(disk);
+    if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+    name = d->second.name;
+    if (offset > d->second.size || n > d->second.size - offset) {
+      return Status::InvalidArgument("write of " + std::to_string(n) + " bytes at offset " +
+                                     std::to_string(offset) + " is past the end of disk " + name +
+                                     " (" + std::to_string(d->second.size) + " bytes)");
+    }
+    auto b = branches_.find(branch);
+    if (b == branches_.end()) return Status::NotFound("unknown branch " + std::to_string(branch));
+    if (b->second.read_only) {
+      return Status::ReadOnly("disk " + name + " on branch " + b->second.name + " is read-only");
+    }
+  }
+  if (n == 0) return Status::OK();
+  std::lock_guard<std::mutex> l(write_mu_);
+  return WriteLocked(disk, branch, offset, static_cast<const char*>(data), n);
+}
+
+Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data,
+                          size_t n) {
+  const uint64_t bs = meta_.block_size;
+  const uint64_t seq = last_seq_ + 1;
+  const uint64_t now = NextTimeLocked();
+  std::string block(bs, '\0');
+  std::string payload;
+  uint64_t pos = offset;
+  const uint64_t end = offset + n;
+  BranchChain chain = ChainFor(View{branch, kMaxSeq});
+  Status result;
+  while (pos < end) {
+    const uint64_t b = pos / bs;
+    const uint64_t in_block = pos % bs;
+    const uint64_t take = std::min<uint64_t>(bs - in_block, end - pos);
+    const char* src = data + (pos - offset);
+    if (take < bs) {
+      // Partial block: merge with what the branch holds now.
+      Status s = catalog_->blocks().Read([&](BlockMap::Reader& r) {
+        FoundBlock f;
+        RPFS_RETURN_IF_ERROR(r.Find(disk, chain, b, &f));
+        if (!f.found || (f.version.flags & journal::kZero)) {
+          std::memset(block.data(), 0, bs);
+          return Status::OK();
+        }
+        return ReadBlock(disk, b, f, block.data());
+      });
+      if (!s.ok()) {
+        result = s;
+        break;
+      }
+      std::memcpy(block.data() + in_block, src, take);
+      src = block.data();
+    }
+    journal::RecordHeader h;
+    h.type = journal::RecordType::kWrite;
+    h.length = static_cast<uint32_t>(bs);
+    h.seq = seq;
+    h.time_ns = now;
+    h.disk = disk;
+    h.branch = branch;
+    h.offset = b * bs;
+    const char* body = nullptr;
+    if (AllZero(src, bs)) {
+      h.flags = journal::kZero;
+    } else {
+      h.flags = journal::EncodePayload(meta_.compression_level, src, bs, &payload);
+      h.payload_len = static_cast<uint32_t>(payload.size());
+      body = payload.data();
+    }
+    journal::RecordLocation loc;
+    Status s = journal_->Append(h, body, &loc);
+    if (!s.ok()) {
+      result = s;
+      break;
+    }
+    catalog_->blocks().Add(BlockKey{disk, branch, b, seq}, BlockVersion{seq, loc, h.flags});
+    pos += take;
+  }
+  if (pos > offset) {  // some blocks went in under this seq
+    last_seq_ = seq;
+    NoteTimeLocked(now, seq);
+  }
+  if (!result.ok()) return result;
+  if (catalog_->blocks().pending() >= options_.index_flush_entries) return FlushIndexLocked();
+  return Status::OK();
+}
+
+Status Vault::ReadBlock(uint32_t disk, uint64_t block, const FoundBlock& found, char* out) {
+  const uint64_t bs = meta_.block_size;
+  if (found.version.flags & journal::kZero) {
+    std::memset(out, 0, bs);
+    return Status::OK();
+  }
+  journal::RecordHeader h;
+  std::string payload;
+  RPFS_RETURN_IF_ERROR(journal_->Read(found.version.loc, &h, &payload));
+  if (h.type != journal::RecordType::kWrite || h.disk != disk || h.branch != found.branch ||
+      h.offset != block * bs || h.seq != found.version.seq || h.length != bs) {
+    return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
+                              " offset " + std::to_string(found.version.loc.offset) +
+                              ": record is not the block the index expects");
+  }
+  Status s = journal::DecodePayload(h.flags, payload.data(), payload.size(), out, bs);
+  if (!s.ok()) {
+    return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
+                              " offset " + std::to_string(found.version.loc.offset) + ": " +
+                              s.message());
+  }
+  return Status::OK();
+}
+
+Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out) {
+  uint64_t size;
+  {
+    std::shared_lock<std::shared_mutex> l(rows_mu_);
+    auto d = disks_.find(disk);
+    if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+    size = d->second.size;
+    if (!branches_.count(view.branch)) {
+      return Status::NotFound("unknown branch " + std::to_string(view.branch));
+    }
+  }
+  if (offset > size || n > size - offset) {
+    return Status::InvalidArgument("read of " + std::to_string(n) + " bytes at offset " +
+                                   std::to_string(offset) + " is past the end of the disk (" +
+                                   std::to_string(size) + " bytes)");
+  }
+  const uint64_t bs = meta_.block_size;
+  BranchChain chain = ChainFor(view);
+  char* dst = static_cast<char*>(out);
+  std::string block(bs, '\0');
+  return catalog_->blocks().Read([&](BlockMap::Reader& r) {
+    uint64_t pos = offset;
+    const uint64_t end = offset + n;
+    while (pos < end) {
+      const uint64_t b = pos / bs;
+      const uint64_t in_block = pos % bs;
+      const uint64_t take = std::min<uint64_t>(bs - in_block, end - pos);
+      char* target = dst + (pos - offset);
+      FoundBlock f;
+      RPFS_RETURN_IF_ERROR(r.Find(disk, chain, b, &f));
+      if (!f.found || (f.version.flags & journal::kZero)) {
+        std::memset(target, 0, take);
+      } else if (take == bs) {
+        RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, target));
+      } else {
+        RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, block.data()));
+        std::memcpy(target, block.data() + in_block, take);
+      }
+      pos += take;
+    }
+    return Status::OK();
+  });
+}
+
+Status Vault::Sync() { return journal_->Sync(); }
+
+Status Vault::ScanData(uint32_t disk, View view,
+                       const std::function<Status(uint64_t, const char*)>& fn) {
+  Disk d;
+  {
+    std::shared_lock<std::shared_mutex> l(rows_mu_);
+    auto it = disks_.find(disk);
+    if (it == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+    d = it->second;
+  }
+  // The scan reads LMDB alone; flush so it holds everything up to now,
+  // and pin "latest" to what was flushed.
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    RPFS_RETURN_IF_ERROR(FlushIndexLocked());
+    view.seq = std::min(view.seq, meta_.indexed_seq);
+  }
+  const uint64_t bs = meta_.block_size;
+  std::string block(bs, '\0');
+  return catalog_->blocks().Scan(disk, ChainFor(view), 0, d.size / bs,
+                                 [&](uint64_t b, const FoundBlock& f) -> Status {
+                                   if (f.version.flags & journal::kZero) return Status::OK();
+                                   RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, block.data()));
+                                   return fn(b, block.data());
+                                 });
+}
+
+}  // namespace rpfs::catalog

@@ -1,0 +1,182 @@
+#include "journal/journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "journal/recovery.h"
+#include "journal/segment_reader.h"
+
+namespace rpfs::journal {
+
+Journal::Journal(std::string dir, const VaultId& id, const JournalOptions& options)
+    : dir_(std::move(dir)), id_(id), options_(options) {}
+
+Journal::~Journal() {
+  if (writer_) writer_->Flush();
+  for (auto& [seg, fd] : read_fds_) ::close(fd);
+}
+
+std::string Journal::SegmentPath(uint32_t segment) const {
+  return dir_ + "/" + SegmentFileName(segment);
+}
+
+Status Journal::Create(const std::string& dir, const VaultId& id, const JournalOptions& options,
+                       std::unique_ptr<Journal>* out) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "mkdir " + dir);
+  }
+  std::unique_ptr<Journal> j(new Journal(dir, id, options));
+  SegmentHeader h;
+  h.segment = 1;
+  h.vault_id = id;
+  h.first_seq = 1;
+  std::unique_ptr<SegmentWriter> w;
+  RPFS_RETURN_IF_ERROR(SegmentWriter::Create(j->SegmentPath(1), h, &w));
+  j->writer_ = std::move(w);
+  j->segments_ = {1};
+  j->synced_ = j->EndLocked();
+  *out = std::move(j);
+  return Status::OK();
+}
+
+Status Journal::Open(const std::string& dir, const VaultId& id, const JournalOptions& options,
+                     JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report,
+                     std::unique_ptr<Journal>* out) {
+  std::unique_ptr<Journal> j(new Journal(dir, id, options));
+  RPFS_RETURN_IF_ERROR(ListSegments(dir, &j->segments_));
+  if (j->segments_.empty()) return Status::Corruption("journal " + dir + " has no segments");
+  RPFS_RETURN_IF_ERROR(RecoverTail(dir, id, &j->segments_, replay_from, visit, report));
+  uint32_t last = j->segments_.back();
+  std::unique_ptr<SegmentWriter> w;
+  RPFS_RETURN_IF_ERROR(
+      SegmentWriter::OpenForAppend(j->SegmentPath(last), last, report->end.offset, &w));
+  j->writer_ = std::move(w);
+  j->synced_ = j->EndLocked();
+  *out = std::move(j);
+  return Status::OK();
+}
+
+JournalPos Journal::end() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return EndLocked();
+}
+
+JournalPos Journal::EndLocked() const {
+  return JournalPos{writer_->segment(), writer_->size()};
+}
+
+std::vector<uint32_t> Journal::Segments() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return segments_;
+}
+
+Status Journal::Roll(uint64_t next_seq) {
+  RPFS_RETURN_IF_ERROR(writer_->Sync());
+  synced_ = EndLocked();
+  SegmentHeader h;
+  h.segment = writer_->segment() + 1;
+  h.vault_id = id_;
+  h.first_seq = next_seq;
+  std::unique_ptr<SegmentWriter> w;
+  RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
+  writer_ = std::move(w);
+  segments_.push_back(h.segment);
+  return Status::OK();
+}
+
+Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocation* loc) {
+  std::lock_guard<std::mutex> l(mu_);
+  uint64_t total = kRecordHeaderSize + uint64_t{h.payload_len};
+  if (writer_->size() + total > options_.max_segment_bytes &&
+      writer_->size() > kSegmentHeaderSize) {
+    RPFS_RETURN_IF_ERROR(Roll(h.seq));
+  }
+  uint64_t offset;
+  RPFS_RETURN_IF_ERROR(writer_->Append(h, payload, &offset));
+  loc->segment = writer_->segment();
+  loc->offset = static_cast<uint32_t>(offset);
+  loc->size = static_cast<uint32_t>(total);
+  return Status::OK();
+}
+
+Status Journal::Sync() {
+  std::unique_lock<std::mutex> l(mu_);
+  JournalPos target = EndLocked();
+  for (;;) {
+    if (synced_ >= target) return Status::OK();
+    if (!syncing_) break;
+    sync_done_.wait(l);
+  }
+  syncing_ = true;
+  Status s = writer_->Flush();
+  std::shared_ptr<SegmentWriter> w = writer_;
+  JournalPos reached = EndLocked();
+  if (s.ok()) {
+    l.unlock();
+    if (::fdatasync(w->fd()) != 0) s = Status::FromErrno(errno, "fdatasync " + w->path());
+    l.lock();
+  }
+  syncing_ = false;
+  if (s.ok() && reached > synced_) synced_ = reached;
+  sync_done_.notify_all();
+  return s;
+}
+
+Status Journal::ReadFd(uint32_t segment, int* fd) {
+  {
+    std::shared_lock<std::shared_mutex> l(fds_mu_);
+    auto it = read_fds_.find(segment);
+    if (it != read_fds_.end()) {
+      *fd = it->second;
+      return Status::OK();
+    }
+  }
+  std::unique_lock<std::shared_mutex> l(fds_mu_);
+  auto it = read_fds_.find(segment);
+  if (it != read_fds_.end()) {
+    *fd = it->second;
+    return Status::OK();
+  }
+  std::string path = SegmentPath(segment);
+  int f = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f < 0) {
+    if (errno == ENOENT) return Status::Corruption("segment " + SegmentFileName(segment) + " is missing");
+    return Status::FromErrno(errno, "open " + path);
+  }
+  read_fds_[segment] = f;
+  *fd = f;
+  return Status::OK();
+}
+
+Status Journal::Read(const RecordLocation& loc, RecordHeader* h, std::string* payload) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (loc.segment == writer_->segment() && loc.offset + uint64_t{loc.size} > writer_->flushed()) {
+      std::string buf(loc.size, '\0');
+      if (!writer_->ReadBuffered(loc.offset, loc.size, buf.data())) {
+        return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
+                                  std::to_string(loc.offset) + ": record beyond the journal end");
+      }
+      const auto* hdr = reinterpret_cast<const uint8_t*>(buf.data());
+      std::string why;
+      if (!DecodeRecordHeader(hdr, h, &why) ||
+          kRecordHeaderSize + h->payload_len != loc.size ||
+          !RecordCrcMatches(hdr, hdr + kRecordHeaderSize, h->payload_len)) {
+        return Status::Corruption("buffered record does not match its location");
+      }
+      payload->assign(buf, kRecordHeaderSize, h->payload_len);
+      return Status::OK();
+    }
+  }
+  int fd;
+  RPFS_RETURN_IF_ERROR(ReadFd(loc.segment, &fd));
+  return ReadRecordAt(fd, SegmentFileName(loc.segment), loc.offset, loc.size, h, payload);
+}
+
+}  // namespace rpfs::journal

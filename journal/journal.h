@@ -1,0 +1,106 @@
+// Journal: the vault's append-only sequence of segments, the source of
+// truth for every byte ever written.
+//
+// Append() is buffered and returns at once; Sync() makes every record
+// appended before it durable, and concurrent Sync() calls share one
+// fdatasync (group commit). Read() serves any record by location, from
+// the file or, if not yet flushed, from the append buffer.
+// Open() recovers: it scans the newest segment (and any segment at or
+// after `replay_from`), hands every record at or after `replay_from` to a
+// visitor so the catalog can index it, and cuts a torn tail, reporting the
+// bytes dropped. A bad record anywhere else is corruption and fails Open.
+// Thread-safe.
+#pragma once
+
+#include <compare>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "journal/record_format.h"
+#include "journal/segment_writer.h"
+#include "journal/status.h"
+
+namespace rpfs::journal {
+
+// A position in the journal: segment number and byte offset. Ordered.
+struct JournalPos {
+  uint32_t segment = 0;
+  uint64_t offset = 0;
+  auto operator<=>(const JournalPos&) const = default;
+};
+
+// Where a record lives; size counts header and payload.
+struct RecordLocation {
+  uint32_t segment = 0;
+  uint32_t offset = 0;
+  uint32_t size = 0;
+};
+
+struct JournalOptions {
+  uint64_t max_segment_bytes = 64ull << 20;
+};
+
+struct RecoveryReport {
+  uint64_t dropped_bytes = 0;  // torn tail cut off the newest segment
+  std::string dropped_where;   // "segment 00000003.seg offset 4096: <reason>"
+  uint64_t last_seq = 0;       // seq of the newest surviving record (0: none)
+  uint64_t last_time_ns = 0;   // its time
+  uint64_t replayed = 0;       // records handed to the visitor
+  JournalPos end;              // where the next record will go
+};
+
+using RecordVisitor = std::function<Status(const RecordHeader&, const std::string& payload,
+                                           const RecordLocation&)>;
+
+class Journal {
+ public:
+  // Creates dir with an empty first segment.
+  static Status Create(const std::string& dir, const VaultId& id, const JournalOptions& options,
+                       std::unique_ptr<Journal>* out);
+  static Status Open(const std::string& dir, const VaultId& id, const JournalOptions& options,
+                     JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report,
+                     std::unique_ptr<Journal>* out);
+  ~Journal();
+
+  // Appends one record; fills *loc. The crc is computed here.
+  Status Append(const RecordHeader& h, const void* payload, RecordLocation* loc);
+  // Makes every record appended so far durable.
+  Status Sync();
+  // Reads and checks the record at loc.
+  Status Read(const RecordLocation& loc, RecordHeader* h, std::string* payload);
+
+  JournalPos end() const;
+  const std::string& dir() const { return dir_; }
+  // Numbers of the segment files, oldest first.
+  std::vector<uint32_t> Segments() const;
+  std::string SegmentPath(uint32_t segment) const;
+
+ private:
+  Journal(std::string dir, const VaultId& id, const JournalOptions& options);
+  JournalPos EndLocked() const;
+  Status Roll(uint64_t next_seq);  // seals the current segment, starts a new one
+  Status ReadFd(uint32_t segment, int* fd);
+
+  const std::string dir_;
+  const VaultId id_;
+  const JournalOptions options_;
+
+  mutable std::mutex mu_;  // guards writer_, synced_, syncing_, segments_
+  std::condition_variable sync_done_;
+  std::shared_ptr<SegmentWriter> writer_;
+  std::vector<uint32_t> segments_;
+  JournalPos synced_;
+  bool syncing_ = false;
+
+  std::shared_mutex fds_mu_;  // read descriptors, opened lazily
+  std::map<uint32_t, int> read_fds_;
+};
+
+}  // namespace rpfs::journal

@@ -1,0 +1,58 @@
+#include "journal/payload_codec.h"
+
+#include <zstd.h>
+
+#include <cstring>
+
+#include "journal/record_format.h"
+
+namespace rpfs::journal {
+namespace {
+
+struct Contexts {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ~Contexts() {
+    ZSTD_freeCCtx(c);
+    ZSTD_freeDCtx(d);
+  }
+};
+
+Contexts& ThreadContexts() {
+  thread_local Contexts ctx;
+  return ctx;
+}
+
+}  // namespace
+
+uint8_t EncodePayload(int level, const void* data, size_t n, std::string* out) {
+  if (level > 0) {
+    out->resize(ZSTD_compressBound(n));
+    size_t got = ZSTD_compressCCtx(ThreadContexts().c, out->data(), out->size(), data, n, level);
+    if (!ZSTD_isError(got) && got < n) {
+      out->resize(got);
+      return kZstd;
+    }
+  }
+  out->assign(static_cast<const char*>(data), n);
+  return 0;
+}
+
+Status DecodePayload(uint8_t flags, const void* payload, size_t payload_len, void* out,
+                     size_t length) {
+  if (flags & kZero) {
+    std::memset(out, 0, length);
+    return Status::OK();
+  }
+  if (flags & kZstd) {
+    size_t got = ZSTD_decompressDCtx(ThreadContexts().d, out, length, payload, payload_len);
+    if (ZSTD_isError(got)) return Status::Corruption(std::string("zstd: ") + ZSTD_getErrorName(got));
+    if (got != length) return Status::Corruption("zstd payload decodes to wrong length");
+    return Status::OK();
+  }
+  if (payload_len != length) return Status::Corruption("stored payload has wrong length");
+  std::memcpy(out, payload, length);
+  return Status::OK();
+}
+
+}  // namespace rpfs::journal

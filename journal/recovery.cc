@@ -1,0 +1,142 @@
+#include "journal/recovery.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "journal/segment_reader.h"
+
+namespace rpfs::journal {
+namespace {
+
+// Closes a descriptor on scope exit.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string Where(uint32_t segment, uint64_t offset) {
+  return "segment " + SegmentFileName(segment) + " offset " + std::to_string(offset);
+}
+
+// True if a whole, valid record starts right after the bad one at `bad`:
+// then the damage is in the middle of the segment, not a torn tail.
+bool ValidRecordFollows(int fd, uint64_t file_size, uint64_t bad) {
+  uint8_t hdr[kRecordHeaderSize];
+  if (::pread(fd, hdr, sizeof hdr, static_cast<off_t>(bad)) != static_cast<ssize_t>(sizeof hdr)) {
+    return false;
+  }
+  RecordHeader h;
+  std::string why;
+  if (!DecodeRecordHeader(hdr, &h, &why)) return false;
+  uint64_t next = bad + kRecordHeaderSize + h.payload_len;
+  if (next >= file_size) return false;
+  SegmentReader r(fd, file_size, next);
+  std::string payload;
+  uint64_t off;
+  return r.Next(&h, &payload, &off, &why) == SegmentReader::Result::kRecord;
+}
+
+}  // namespace
+
+Status ListSegments(const std::string& dir, std::vector<uint32_t>* segments) {
+  segments->clear();
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::FromErrno(errno, "open journal directory " + dir);
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() != 12 || name.substr(8) != ".seg") continue;
+    char* end = nullptr;
+    unsigned long n = std::strtoul(name.c_str(), &end, 10);
+    if (end != name.c_str() + 8 || n == 0 || n > UINT32_MAX) continue;
+    segments->push_back(static_cast<uint32_t>(n));
+  }
+  ::closedir(d);
+  std::sort(segments->begin(), segments->end());
+  for (size_t i = 1; i < segments->size(); ++i) {
+    if ((*segments)[i] != (*segments)[i - 1] + 1) {
+      return Status::Corruption("journal " + dir + ": segment " +
+                                SegmentFileName((*segments)[i - 1] + 1) + " is missing");
+    }
+  }
+  return Status::OK();
+}
+
+Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32_t>* segments,
+                   JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report) {
+  *report = RecoveryReport();
+  // A newest segment shorter than its header is a roll that never became
+  // durable; it holds no records, so it goes.
+  while (segments->size() > 1) {
+    std::string path = dir + "/" + SegmentFileName(segments->back());
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
+    if (static_cast<uint64_t>(st.st_size) >= kSegmentHeaderSize) break;
+    if (::unlink(path.c_str()) != 0) return Status::FromErrno(errno, "remove " + path);
+    report->dropped_bytes += static_cast<uint64_t>(st.st_size);
+    report->dropped_where = Where(segments->back(), 0) + ": segment header torn";
+    segments->pop_back();
+  }
+  const uint32_t last = segments->back();
+  for (uint32_t seg : *segments) {
+    if (seg < replay_from.segment && seg != last) continue;
+    std::string name = SegmentFileName(seg);
+    std::string path = dir + "/" + name;
+    Fd fd;
+    fd.fd = ::open(path.c_str(), seg == last ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+    if (fd.fd < 0) return Status::FromErrno(errno, "open " + path);
+    struct stat st;
+    if (::fstat(fd.fd, &st) != 0) return Status::FromErrno(errno, "stat " + path);
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    SegmentHeader sh;
+    RPFS_RETURN_IF_ERROR(ReadSegmentHeader(fd.fd, name, &sh));
+    if (sh.segment != seg) {
+      return Status::Corruption(Where(seg, 0) + ": header names segment " + std::to_string(sh.segment));
+    }
+    if (!(sh.vault_id == id)) {
+      return Status::Corruption(Where(seg, 0) + ": segment belongs to vault " + sh.vault_id.ToHex());
+    }
+    if (seg == last && sh.first_seq > 0) report->last_seq = sh.first_seq - 1;
+
+    uint64_t start = kSegmentHeaderSize;
+    if (seg != last && seg == replay_from.segment) start = std::max(start, replay_from.offset);
+    SegmentReader reader(fd.fd, size, start);
+    RecordHeader h;
+    std::string payload;
+    uint64_t off;
+    std::string why;
+    SegmentReader::Result r;
+    while ((r = reader.Next(&h, &payload, &off, &why)) == SegmentReader::Result::kRecord) {
+      report->last_seq = h.seq;
+      report->last_time_ns = h.time_ns;
+      if (JournalPos{seg, off} < replay_from) continue;
+      RecordLocation loc{seg, static_cast<uint32_t>(off),
+                         static_cast<uint32_t>(kRecordHeaderSize + h.payload_len)};
+      RPFS_RETURN_IF_ERROR(visit(h, payload, loc));
+      ++report->replayed;
+    }
+    if (r == SegmentReader::Result::kBad) {
+      uint64_t bad = reader.offset();
+      if (seg != last || ValidRecordFollows(fd.fd, size, bad)) {
+        return Status::Corruption(Where(seg, bad) + ": " + why);
+      }
+      if (::ftruncate(fd.fd, static_cast<off_t>(bad)) != 0 || ::fdatasync(fd.fd) != 0) {
+        return Status::FromErrno(errno, "cut torn tail of " + path);
+      }
+      report->dropped_bytes += size - bad;
+      report->dropped_where = Where(seg, bad) + ": " + why;
+    }
+    if (seg == last) report->end = JournalPos{seg, reader.offset()};
+  }
+  return Status::OK();
+}
+
+}  // namespace rpfs::journal

@@ -1,0 +1,127 @@
+#include "journal/segment_reader.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace rpfs::journal {
+namespace {
+
+Status PreadFully(int fd, void* buf, size_t n, uint64_t offset, size_t* got) {
+  *got = 0;
+  auto* p = static_cast<char*>(buf);
+  while (*got < n) {
+    ssize_t r = ::pread(fd, p + *got, n - *got, static_cast<off_t>(offset + *got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "read");
+    }
+    if (r == 0) break;
+    *got += static_cast<size_t>(r);
+  }
+  return Status::OK();
+}
+
+std::string Where(const std::string& name, uint64_t offset) {
+  return "segment " + name + " offset " + std::to_string(offset);
+}
+
+}  // namespace
+
+Status ReadSegmentHeader(int fd, const std::string& name, SegmentHeader* h) {
+  uint8_t buf[kSegmentHeaderSize];
+  size_t got;
+  RPFS_RETURN_IF_ERROR(PreadFully(fd, buf, sizeof buf, 0, &got));
+  if (got < sizeof buf) return Status::Corruption(Where(name, 0) + ": segment header truncated");
+  std::string why;
+  if (!DecodeSegmentHeader(buf, h, &why)) return Status::Corruption(Where(name, 0) + ": " + why);
+  return Status::OK();
+}
+
+Status ReadRecordAt(int fd, const std::string& name, uint64_t offset, uint32_t size,
+                    RecordHeader* h, std::string* payload) {
+  std::string buf;
+  size_t want = size >= kRecordHeaderSize ? size : kRecordHeaderSize;
+  buf.resize(want);
+  size_t got;
+  Status s = PreadFully(fd, buf.data(), want, offset, &got);
+  if (!s.ok()) return Status::IOError(Where(name, offset) + ": " + s.message());
+  if (got < kRecordHeaderSize) return Status::Corruption(Where(name, offset) + ": record truncated");
+  std::string why;
+  const auto* hdr = reinterpret_cast<const uint8_t*>(buf.data());
+  if (!DecodeRecordHeader(hdr, h, &why)) return Status::Corruption(Where(name, offset) + ": " + why);
+  size_t total = kRecordHeaderSize + h->payload_len;
+  if (total != want) {
+    if (size != 0) {
+      return Status::Corruption(Where(name, offset) + ": record length " + std::to_string(total) +
+                                " does not match the index (" + std::to_string(size) + ")");
+    }
+    buf.resize(total);
+    s = PreadFully(fd, buf.data() + kRecordHeaderSize, h->payload_len, offset + kRecordHeaderSize,
+                   &got);
+    if (!s.ok()) return Status::IOError(Where(name, offset) + ": " + s.message());
+    if (got < h->payload_len) return Status::Corruption(Where(name, offset) + ": record truncated");
+    got = total;
+  }
+  if (got < total) return Status::Corruption(Where(name, offset) + ": record truncated");
+  hdr = reinterpret_cast<const uint8_t*>(buf.data());
+  if (!RecordCrcMatches(hdr, buf.data() + kRecordHeaderSize, h->payload_len)) {
+    return Status::Corruption(Where(name, offset) + ": record checksum mismatch");
+  }
+  payload->assign(buf, kRecordHeaderSize, h->payload_len);
+  return Status::OK();
+}
+
+SegmentReader::SegmentReader(int fd, uint64_t file_size, uint64_t start_offset)
+    : fd_(fd), file_size_(file_size), offset_(start_offset) {}
+
+bool SegmentReader::Fill(uint64_t offset, size_t n) {
+  if (offset >= buf_start_ && offset + n <= buf_start_ + buf_.size()) return true;
+  size_t want = n < (1u << 20) ? (1u << 20) : n;
+  if (offset + want > file_size_) want = static_cast<size_t>(file_size_ - offset);
+  if (want < n) return false;
+  buf_.resize(want);
+  size_t got;
+  if (!PreadFully(fd_, buf_.data(), want, offset, &got).ok() || got < n) {
+    buf_.clear();
+    return false;
+  }
+  buf_.resize(got);
+  buf_start_ = offset;
+  return true;
+}
+
+SegmentReader::Result SegmentReader::Next(RecordHeader* h, std::string* payload,
+                                          uint64_t* record_offset, std::string* why) {
+  if (offset_ >= file_size_) return Result::kEnd;
+  if (file_size_ - offset_ < kRecordHeaderSize) {
+    *why = "torn record header (" + std::to_string(file_size_ - offset_) + " bytes)";
+    return Result::kBad;
+  }
+  if (!Fill(offset_, kRecordHeaderSize)) {
+    *why = "cannot read record header";
+    return Result::kBad;
+  }
+  const auto* hdr = reinterpret_cast<const uint8_t*>(buf_.data() + (offset_ - buf_start_));
+  if (!DecodeRecordHeader(hdr, h, why)) return Result::kBad;
+  uint64_t total = kRecordHeaderSize + uint64_t{h->payload_len};
+  if (total > file_size_ - offset_) {
+    *why = "record of " + std::to_string(total) + " bytes runs past the end of the segment";
+    return Result::kBad;
+  }
+  if (!Fill(offset_, total)) {
+    *why = "cannot read record";
+    return Result::kBad;
+  }
+  hdr = reinterpret_cast<const uint8_t*>(buf_.data() + (offset_ - buf_start_));
+  if (!RecordCrcMatches(hdr, hdr + kRecordHeaderSize, h->payload_len)) {
+    *why = "record checksum mismatch";
+    return Result::kBad;
+  }
+  payload->assign(reinterpret_cast<const char*>(hdr) + kRecordHeaderSize, h->payload_len);
+  *record_offset = offset_;
+  offset_ += total;
+  return Result::kRecord;
+}
+
+}  // namespace rpfs::journal

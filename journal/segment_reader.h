@@ -1,0 +1,51 @@
+// SegmentReader reads the records of one segment file, in order, from a
+// starting offset. Every length is bounds-checked against the file before
+// it is used, and every record's crc is checked. A bad record stops the
+// scan with kBad and the reason; the caller decides whether that is a torn
+// tail (recovery) or corruption (verify, sealed segments).
+//
+// ReadRecordAt() is the random-access form used by the read path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "journal/record_format.h"
+#include "journal/status.h"
+
+namespace rpfs::journal {
+
+// Reads and checks the header of the segment open at fd.
+Status ReadSegmentHeader(int fd, const std::string& name, SegmentHeader* h);
+
+// Reads the record at offset whose total size (header + payload) the
+// caller expects to be `size` (0 = unknown: two reads). Checks crc.
+// Errors name the segment and offset.
+Status ReadRecordAt(int fd, const std::string& name, uint64_t offset, uint32_t size,
+                    RecordHeader* h, std::string* payload);
+
+class SegmentReader {
+ public:
+  enum class Result { kRecord, kEnd, kBad };
+
+  SegmentReader(int fd, uint64_t file_size, uint64_t start_offset);
+
+  // On kRecord fills h, payload and the record's offset. On kBad, *why
+  // says what is wrong and offset() is where the bad record starts.
+  Result Next(RecordHeader* h, std::string* payload, uint64_t* record_offset,
+              std::string* why);
+
+  // Offset of the next record to read (after the last good one).
+  uint64_t offset() const { return offset_; }
+
+ private:
+  bool Fill(uint64_t offset, size_t n);  // ensures buf_ holds [offset, offset+n)
+
+  int fd_;
+  uint64_t file_size_;
+  uint64_t offset_;
+  std::string buf_;
+  uint64_t buf_start_ = 0;
+};
+
+}  // namespace rpfs::journal

@@ -1,0 +1,59 @@
+// SegmentWriter appends framed records to one segment file.
+//
+// Appends go to an in-memory buffer and reach the file on Flush() (or when
+// the buffer fills); Sync() makes everything appended durable. A failed
+// flush (ENOSPC) cuts the file back to its last whole record, keeps the
+// buffer and reports the error, so the file never holds a torn record that
+// a later append would bury. Not thread-safe: Journal serializes access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "journal/record_format.h"
+#include "journal/status.h"
+
+namespace rpfs::journal {
+
+class SegmentWriter {
+ public:
+  // Creates `path` (which must not exist) and writes its header.
+  static Status Create(const std::string& path, const SegmentHeader& header,
+                       std::unique_ptr<SegmentWriter>* out);
+  // Opens an existing, recovered segment for appending at `size`.
+  static Status OpenForAppend(const std::string& path, uint32_t segment, uint64_t size,
+                              std::unique_ptr<SegmentWriter>* out);
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  // Appends a record (the crc is computed here). Returns where it starts.
+  // Flushes a full buffer first; if that fails nothing is appended.
+  Status Append(const RecordHeader& h, const void* payload, uint64_t* offset);
+
+  // Copies bytes [offset, offset+n) if they are still only in the buffer.
+  bool ReadBuffered(uint64_t offset, size_t n, void* out) const;
+
+  Status Flush();
+  Status Sync();  // Flush + fdatasync
+
+  int fd() const { return fd_; }
+  uint32_t segment() const { return segment_; }
+  uint64_t size() const { return flushed_ + buffer_.size(); }
+  uint64_t flushed() const { return flushed_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  SegmentWriter(std::string path, int fd, uint32_t segment, uint64_t size);
+
+  static constexpr size_t kBufferLimit = 1 << 20;
+
+  std::string path_;
+  int fd_;
+  uint32_t segment_;
+  uint64_t flushed_;    // bytes in the file
+  std::string buffer_;  // bytes appended after flushed_
+};
+
+}  // namespace rpfs::journal

@@ -1,0 +1,33 @@
+#include "journal/crc32c.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace rpfs::crc32c {
+
+TEST(Crc32c, KnownValues) {
+  // RFC 3720 B.4 test vectors.
+  std::string zeros(32, '\0');
+  EXPECT_EQ(0x8a9136aau, Value(zeros.data(), zeros.size()));
+  std::string ones(32, '\xff');
+  EXPECT_EQ(0x62a8ab43u, Value(ones.data(), ones.size()));
+  EXPECT_EQ(0xe3069283u, Value("123456789", 9));
+}
+
+TEST(Crc32c, ExtendEqualsWhole) {
+  std::string s = "hello world, this is a longer string to cross word boundaries";
+  for (size_t cut = 0; cut <= s.size(); ++cut) {
+    EXPECT_EQ(Value(s.data(), s.size()), Extend(Value(s.data(), cut), s.data() + cut, s.size() - cut));
+  }
+}
+
+TEST(Crc32c, MaskRoundTripsAndDiffers) {
+  uint32_t crc = Value("foo", 3);
+  EXPECT_NE(crc, Mask(crc));
+  EXPECT_NE(crc, Mask(Mask(crc)));
+  EXPECT_EQ(crc, Unmask(Mask(crc)));
+  EXPECT_EQ(crc, Unmask(Unmask(Mask(Mask(crc)))));
+}
+
+}  // namespace rpfs::crc32c

@@ -1,0 +1,40 @@
+// Shared test helpers: scratch directories, running the rpfs binary, and
+// byte-level file surgery (truncate, flip) for corruption tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rpfs::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the rpfs binary with args (no shell), with env entries "K=V" added.
+CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+uint64_t FileSize(const std::string& path);
+void TruncateFile(const std::string& path, uint64_t size);
+void FlipBit(const std::string& path, uint64_t offset, int bit);
+// Copies a directory tree (cp -a).
+void CopyTree(const std::string& from, const std::string& to);
+
+}  // namespace rpfs::testing

@@ -1,0 +1,143 @@
+#include "tools/cli_support.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace rpfs::tools {
+
+ExitCode ExitCodeFor(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk: return kExitOk;
+    case Status::Code::kNotFound:
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kAlreadyExists:
+    case Status::Code::kBusy:
+    case Status::Code::kNoSpace:
+    case Status::Code::kReadOnly: return kExitUser;
+    case Status::Code::kCorruption: return kExitCorrupt;
+    case Status::Code::kIOError:
+    case Status::Code::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
+
+void Context::Fail(const Status& s) {
+  std::cerr << "rpfs: " << s.message() << std::endl;
+  exit_code = ExitCodeFor(s);
+}
+
+Status Context::OpenVault(std::unique_ptr<catalog::Vault>* out) {
+  std::string dir = vault_dir;
+  if (dir.empty()) {
+    const char* env = std::getenv("RPFS_VAULT");
+    if (env != nullptr) dir = env;
+  }
+  if (dir.empty()) return Status::InvalidArgument("no vault given: use --vault DIR or set RPFS_VAULT");
+  RPFS_RETURN_IF_ERROR(catalog::Vault::Open(dir, catalog::OpenOptions(), out));
+  for (const std::string& note : (*out)->recovery_notes()) {
+    std::cerr << "rpfs: recovery: " << note << std::endl;
+  }
+  return Status::OK();
+}
+
+Status ParseSize(std::string_view text, uint64_t* bytes) {
+  Status bad = Status::InvalidArgument("bad size '" + std::string(text) +
+                                       "': expected a number with an optional K, M, G, T suffix");
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  if (i == 0) return bad;
+  std::string num(text.substr(0, i));
+  if (std::count(num.begin(), num.end(), '.') > 1) return bad;
+  std::string suffix(text.substr(i));
+  for (auto& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (suffix.size() > 1 && (suffix.ends_with("IB") || suffix.ends_with("B"))) {
+    suffix = suffix.substr(0, 1);
+  }
+  double mult = 1;
+  if (suffix.empty() || suffix == "B") mult = 1;
+  else if (suffix == "K") mult = 1024.0;
+  else if (suffix == "M") mult = 1024.0 * 1024;
+  else if (suffix == "G") mult = 1024.0 * 1024 * 1024;
+  else if (suffix == "T") mult = 1024.0 * 1024 * 1024 * 1024;
+  else if (suffix == "P") mult = 1024.0 * 1024 * 1024 * 1024 * 1024;
+  else return bad;
+  double v = std::strtod(num.c_str(), nullptr) * mult;
+  if (!std::isfinite(v) || v >= 1.8e19) return bad;
+  if (v != std::floor(v)) return bad;
+  *bytes = static_cast<uint64_t>(v);
+  return Status::OK();
+}
+
+Status ParseDuration(std::string_view text, uint64_t* seconds) {
+  Status bad = Status::InvalidArgument("bad duration '" + std::string(text) +
+                                       "': expected e.g. 30s, 5m, 72h, 15d, 1h30m");
+  if (text.empty()) return bad;
+  uint64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    uint64_t n = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+      n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+      if (n > (1ull << 40)) return bad;
+      ++i;
+    }
+    if (i == start || i == text.size()) return bad;
+    switch (text[i++]) {
+      case 's': total += n; break;
+      case 'm': total += n * 60; break;
+      case 'h': total += n * 3600; break;
+      case 'd': total += n * 86400; break;
+      case 'w': total += n * 7 * 86400; break;
+      default: return bad;
+    }
+  }
+  *seconds = total;
+  return Status::OK();
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string FormatDuration(uint64_t s) {
+  if (s == 0) return "0s";
+  if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
+  if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+Progress::Progress(std::string label) : label_(std::move(label)), enabled_(::isatty(2) == 1) {}
+
+Progress::~Progress() {
+  if (enabled_ && last_percent_ >= 0) std::fprintf(stderr, "\n");
+}
+
+void Progress::Update(uint64_t done, uint64_t total) {
+  if (!enabled_ || total == 0) return;
+  int pct = static_cast<int>(done * 100 / total);
+  if (pct == last_percent_) return;
+  last_percent_ = pct;
+  int bars = pct / 5;
+  std::fprintf(stderr, "\r%s [%-20s] %3d%%", label_.c_str(), std::string(bars, '#').c_str(), pct);
+  std::fflush(stderr);
+}
+
+}  // namespace rpfs::tools

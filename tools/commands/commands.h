@@ -1,0 +1,20 @@
+// One Register function per command file in tools/commands/; main() calls
+// them all. Each adds its subcommand(s) to the app and sets ctx->exit_code
+// from its callback.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "tools/cli_support.h"
+
+namespace rpfs::tools {
+
+void RegisterInit(CLI::App& app, Context* ctx);
+void RegisterGroup(CLI::App& app, Context* ctx);
+void RegisterDisk(CLI::App& app, Context* ctx);
+void RegisterPoint(CLI::App& app, Context* ctx);
+void RegisterExport(CLI::App& app, Context* ctx);
+void RegisterVerify(CLI::App& app, Context* ctx);
+void RegisterStat(CLI::App& app, Context* ctx);
+
+}  // namespace rpfs::tools

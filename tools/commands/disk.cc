@@ -1,0 +1,194 @@
+// rpfs disk create|import|write|list.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/commands/commands.h"
+
+namespace rpfs::tools {
+namespace {
+
+bool AllZero(const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+// Copies file bytes [0, size) into the disk at `at`, skipping holes and,
+// when skip_zero, all-zero blocks (a fresh disk reads them as zeros).
+Status CopyIn(catalog::Vault& v, const catalog::Disk& d, int fd, uint64_t size, uint64_t at,
+              bool skip_zero, const std::string& path) {
+  const size_t bs = v.block_size();
+  const size_t chunk = 1 << 20;
+  std::string buf(chunk, '\0');
+  Progress progress("import " + d.name);
+  uint64_t pos = 0;
+  while (pos < size) {
+    if (skip_zero) {
+      off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
+      if (data < 0) break;  // ENXIO: only a hole remains
+      pos = static_cast<uint64_t>(data) / bs * bs;
+      if (pos >= size) break;
+    }
+    size_t want = static_cast<size_t>(std::min<uint64_t>(chunk, size - pos));
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n = ::pread(fd, buf.data() + got, want - got, static_cast<off_t>(pos + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "read " + path);
+      if (n == 0) return Status::InvalidArgument(path + " shrank while being read");
+      got += static_cast<size_t>(n);
+    }
+    if (!skip_zero) {
+      RPFS_RETURN_IF_ERROR(v.Write(d.id, at + pos, buf.data(), want));
+    } else {
+      // Write runs of non-zero blocks.
+      size_t i = 0;
+      while (i < want) {
+        size_t n = std::min(bs, want - i);
+        if (AllZero(buf.data() + i, n)) {
+          i += n;
+          continue;
+        }
+        size_t j = i + n;
+        while (j < want && !AllZero(buf.data() + j, std::min(bs, want - j))) j += std::min(bs, want - j);
+        RPFS_RETURN_IF_ERROR(v.Write(d.id, at + pos + i, buf.data() + i, j - i));
+        i = j;
+      }
+    }
+    pos += want;
+    progress.Update(pos, size);
+  }
+  return v.Sync();
+}
+
+Status OpenInput(const std::string& path, int* fd, uint64_t* size) {
+  *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (*fd < 0) return Status::InvalidArgument("cannot open " + path + ": " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(*fd, &st) != 0) return Status::FromErrno(errno, "stat " + path);
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::OK();
+}
+
+// VMDK files start with a sparse magic or a text descriptor.
+bool LooksLikeVmdk(int fd) {
+  char head[32] = {};
+  if (::pread(fd, head, sizeof head, 0) < 4) return false;
+  return std::memcmp(head, "KDMV", 4) == 0 || std::memcmp(head, "COWD", 4) == 0 ||
+         std::string_view(head, sizeof head).find("Disk DescriptorFile") != std::string_view::npos;
+}
+
+}  // namespace
+
+void RegisterDisk(CLI::App& app, Context* ctx) {
+  CLI::App* disk = app.add_subcommand("disk", "Replicated disks (VM/DISK)");
+  disk->require_subcommand(1);
+
+  struct Args {
+    std::string name, size, group, file, offset = "0";
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+
+  CLI::App* create = disk->add_subcommand("create", "Create an empty disk");
+  create->add_option("VM/DISK", a->name, "Disk name, e.g. iis1/disk0")->required();
+  create->add_option("--size", a->size, "Size, e.g. 20G (rounded up to the block size)")->required();
+  create->add_option("--group", a->group, "Protection group")->required();
+  create->callback([a, ctx] {
+    uint64_t size;
+    Status s = ParseSize(a->size, &size);
+    if (!s.ok()) return ctx->Fail(s);
+    std::unique_ptr<catalog::Vault> v;
+    catalog::Disk d;
+    if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->CreateDisk(a->name, size, a->group, &d)).ok()) {
+      return ctx->Fail(s);
+    }
+    std::cout << "created disk " << d.name << " (" << FormatBytes(d.size) << ", group " << d.group
+              << ")\n";
+  });
+
+  CLI::App* import = disk->add_subcommand(
+      "import", "Create a disk from an image file (initial replication); reads raw images");
+  import->add_option("VM/DISK", a->name, "Disk name")->required();
+  import->add_option("FILE", a->file, "Raw disk image")->required();
+  import->add_option("--group", a->group, "Protection group")->required();
+  import->callback([a, ctx] {
+    int fd;
+    uint64_t size;
+    Status s = OpenInput(a->file, &fd, &size);
+    if (!s.ok()) return ctx->Fail(s);
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    if (LooksLikeVmdk(fd)) {
+      return ctx->Fail(Status::InvalidArgument(
+          a->file + ": VMDK images are not supported yet; convert to raw first "
+                    "(qemu-img convert -O raw)"));
+    }
+    if (size == 0) return ctx->Fail(Status::InvalidArgument(a->file + " is empty"));
+    std::unique_ptr<catalog::Vault> v;
+    catalog::Disk d;
+    if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->CreateDisk(a->name, size, a->group, &d)).ok() ||
+        !(s = CopyIn(*v, d, fd, size, 0, true, a->file)).ok()) {
+      return ctx->Fail(s);
+    }
+    std::cout << "imported " << a->file << " as " << d.name << " (" << FormatBytes(d.size)
+              << ")\n";
+  });
+
+  CLI::App* write = disk->add_subcommand("write", "Write a file's bytes into a disk at an offset (journaled)");
+  write->add_option("VM/DISK", a->name, "Disk name")->required();
+  write->add_option("FILE", a->file, "Data to write")->required();
+  write->add_option("--offset", a->offset, "Byte offset in the disk (default 0)");
+  write->callback([a, ctx] {
+    uint64_t offset;
+    Status s = ParseSize(a->offset, &offset);
+    if (!s.ok()) return ctx->Fail(s);
+    int fd;
+    uint64_t size;
+    if (!(s = OpenInput(a->file, &fd, &size)).ok()) return ctx->Fail(s);
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    std::unique_ptr<catalog::Vault> v;
+    catalog::Disk d;
+    if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->FindDisk(a->name, &d)).ok()) return ctx->Fail(s);
+    if (offset > d.size || size > d.size - offset) {
+      return ctx->Fail(Status::InvalidArgument(
+          "writing " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
+          " would pass the end of disk " + d.name + " (" + std::to_string(d.size) + " bytes)"));
+    }
+    if (!(s = CopyIn(*v, d, fd, size, offset, false, a->file)).ok()) return ctx->Fail(s);
+    std::cout << "wrote " << size << " bytes to " << d.name << " at offset " << offset << "\n";
+  });
+
+  CLI::App* list = disk->add_subcommand("list", "List disks");
+  list->add_flag("--json", a->json, "Print JSON");
+  list->callback([a, ctx] {
+    std::unique_ptr<catalog::Vault> v;
+    Status s = ctx->OpenVault(&v);
+    if (!s.ok()) return ctx->Fail(s);
+    auto disks = v->ListDisks();
+    if (a->json) {
+      std::cout << nlohmann::json(disks).dump(2) << "\n";
+      return;
+    }
+    std::printf("%-24s %-12s %-16s %s\n", "DISK", "SIZE", "GROUP", "ID");
+    for (auto& d : disks) {
+      std::printf("%-24s %-12s %-16s %u\n", d.name.c_str(), FormatBytes(d.size).c_str(),
+                  d.group.c_str(), d.id);
+    }
+  });
+}
+
+}  // namespace rpfs::tools

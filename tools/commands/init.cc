@@ -1,0 +1,55 @@
+// rpfs init DIR: create a vault.
+#include <iostream>
+
+#include "tools/commands/commands.h"
+#include "tools/passphrase.h"
+
+namespace rpfs::tools {
+
+void RegisterInit(CLI::App& app, Context* ctx) {
+  struct Args {
+    std::string dir, block_size = "4096", segment_size = "64M", passphrase_file;
+    int compression = 1;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "init", "Create a vault in DIR; without --passphrase-file a passphrase is generated and "
+              "printed once");
+  cmd->add_option("DIR", args->dir, "Vault directory (must not hold a vault)")->required();
+  cmd->add_option("--block-size", args->block_size, "Block size, a power of two (default 4096)");
+  cmd->add_option("--compression", args->compression, "zstd level for journal payloads, 0 = off (default 1)");
+  cmd->add_option("--segment-size", args->segment_size, "Maximum journal segment size (default 64M)");
+  cmd->add_option("--passphrase-file", args->passphrase_file,
+                  "Read the vault passphrase from this file (first line)");
+  cmd->callback([args, ctx] {
+    uint64_t bs, seg;
+    Status s = ParseSize(args->block_size, &bs);
+    if (s.ok()) s = ParseSize(args->segment_size, &seg);
+    if (!s.ok()) return ctx->Fail(s);
+    if (bs > UINT32_MAX) return ctx->Fail(Status::InvalidArgument("bad block size " + args->block_size));
+    std::string passphrase;
+    bool generated = args->passphrase_file.empty();
+    if (generated) {
+      passphrase = GeneratePassphrase();
+    } else if (!(s = ReadPassphraseFile(args->passphrase_file, &passphrase)).ok()) {
+      return ctx->Fail(s);
+    }
+    catalog::VaultOptions o;
+    o.block_size = static_cast<uint32_t>(bs);
+    o.compression_level = args->compression;
+    o.max_segment_bytes = seg;
+    if (!(s = HashPassphrase(passphrase, &o.passphrase_hash)).ok()) return ctx->Fail(s);
+    std::unique_ptr<catalog::Vault> v;
+    if (!(s = catalog::Vault::Create(args->dir, o, catalog::OpenOptions(), &v)).ok()) {
+      return ctx->Fail(s);
+    }
+    std::cout << "created vault " << args->dir << " (id " << v->meta().id.ToHex()
+              << ", block size " << bs << ")\n";
+    if (generated) {
+      std::cout << "passphrase: " << passphrase
+                << "\n(shown once: keep it; replication pairs with this vault by it)\n";
+    }
+  });
+}
+
+}  // namespace rpfs::tools

@@ -1,0 +1,39 @@
+// rpfs: the command line. Each command lives in tools/commands/.
+#include <exception>
+#include <iostream>
+
+#include "tools/commands/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace rpfs::tools;
+  CLI::App app{
+      "rpfs - recovery point file system: VM disk replicas kept as a checksummed journal,\n"
+      "with recovery points, clones and failback. Exit codes: 0 ok, 1 user error,\n"
+      "2 corruption found, 3 internal error.",
+      "rpfs"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  Context ctx;
+  app.add_option("--vault", ctx.vault_dir, "Vault directory (default: $RPFS_VAULT)");
+  RegisterInit(app, &ctx);
+  RegisterGroup(app, &ctx);
+  RegisterDisk(app, &ctx);
+  RegisterPoint(app, &ctx);
+  RegisterExport(app, &ctx);
+  RegisterVerify(app, &ctx);
+  RegisterStat(app, &ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "rpfs: " << e.what() << " (see rpfs --help)" << std::endl;
+    return kExitUser;
+  } catch (const std::exception& e) {
+    std::cerr << "rpfs: internal error: " << e.what() << std::endl;
+    return kExitInternal;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,97 @@
+#include "tools/passphrase.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace rpfs::tools {
+namespace {
+
+constexpr uint64_t kN = 1 << 15, kR = 8, kP = 1;
+
+std::string Hex(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+
+bool Unhex(const std::string& s, std::vector<unsigned char>* out) {
+  if (s.size() % 2) return false;
+  out->clear();
+  for (size_t i = 0; i < s.size(); i += 2) {
+    out->push_back(static_cast<unsigned char>(std::stoul(s.substr(i, 2), nullptr, 16)));
+  }
+  return true;
+}
+
+bool Scrypt(const std::string& pass, const unsigned char* salt, size_t salt_len, uint64_t n,
+            uint64_t r, uint64_t p, unsigned char* out, size_t out_len) {
+  return EVP_PBE_scrypt(pass.data(), pass.size(), salt, salt_len, n, r, p, 64ull << 20, out,
+                        out_len) == 1;
+}
+
+}  // namespace
+
+std::string GeneratePassphrase() {
+  static const char* alphabet = "abcdefghijkmnpqrstuvwxyz23456789";
+  unsigned char raw[30];
+  RAND_bytes(raw, sizeof raw);
+  std::string s;
+  for (size_t i = 0; i < sizeof raw; ++i) {
+    if (i > 0 && i % 5 == 0) s += '-';
+    s += alphabet[raw[i] & 31];
+  }
+  return s;
+}
+
+Status ReadPassphraseFile(const std::string& path, std::string* passphrase) {
+  std::ifstream f(path);
+  if (!f) return Status::InvalidArgument("cannot read passphrase file " + path);
+  std::getline(f, *passphrase);
+  if (!passphrase->empty() && passphrase->back() == '\r') passphrase->pop_back();
+  if (passphrase->empty()) return Status::InvalidArgument("passphrase file " + path + " is empty");
+  return Status::OK();
+}
+
+Status HashPassphrase(const std::string& passphrase, std::string* encoded) {
+  unsigned char salt[16], hash[32];
+  if (RAND_bytes(salt, sizeof salt) != 1) return Status::Internal("no random bytes for the salt");
+  if (!Scrypt(passphrase, salt, sizeof salt, kN, kR, kP, hash, sizeof hash)) {
+    return Status::Internal("scrypt failed");
+  }
+  std::ostringstream o;
+  o << "scrypt$" << kN << "$" << kR << "$" << kP << "$" << Hex(salt, sizeof salt) << "$"
+    << Hex(hash, sizeof hash);
+  *encoded = o.str();
+  return Status::OK();
+}
+
+bool CheckPassphrase(const std::string& passphrase, const std::string& encoded) {
+  std::vector<std::string> parts;
+  std::stringstream ss(encoded);
+  std::string part;
+  while (std::getline(ss, part, '$')) parts.push_back(part);
+  if (parts.size() != 6 || parts[0] != "scrypt") return false;
+  std::vector<unsigned char> salt, want;
+  try {
+    if (!Unhex(parts[4], &salt) || !Unhex(parts[5], &want)) return false;
+    std::vector<unsigned char> got(want.size());
+    if (!Scrypt(passphrase, salt.data(), salt.size(), std::stoull(parts[1]), std::stoull(parts[2]),
+                std::stoull(parts[3]), got.data(), got.size())) {
+      return false;
+    }
+    return CRYPTO_memcmp(got.data(), want.data(), want.size()) == 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace rpfs::tools
