@@ -118,7 +118,8 @@ std::string FormatBytes(uint64_t bytes) {
 
 std::string FormatDuration(uint64_t s) {
   if (s == 0) return "0s";
-  if (s % 86400 == 0) return std::to_string(s / 86400) + "d";
+  // Days only from a week up: "72h" reads as operators write it.
+  if (s % 86400 == 0 && s >= 7 * 86400) return std::to_string(s / 86400) + "d";
   if (s % 3600 == 0) return std::to_string(s / 3600) + "h";
   if (s % 60 == 0) return std::to_string(s / 60) + "m";
   return std::to_string(s) + "s";
