@@ -1,0 +1,140 @@
+// Vault engine behaviour beyond the model test: branches, bounds, zero
+// blocks, locking, time views.
+#include "catalog/vault.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_support.h"
+
+namespace rpfs::catalog {
+namespace {
+
+using rpfs::testing::TempDir;
+
+class VaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    OpenOptions oo;
+    oo.clock = [this] { return now_ns_; };
+    ASSERT_TRUE(Vault::Create(dir_ / "v", VaultOptions(), oo, &v_).ok());
+    Group g;
+    g.name = "g";
+    ASSERT_TRUE(v_->CreateGroup(g).ok());
+    ASSERT_TRUE(v_->CreateDisk("vm/d", 1 << 20, "g", &d_).ok());
+  }
+  std::string ReadAll(View view) {
+    std::string got(d_.size, '\0');
+    Status s = v_->Read(d_.id, view, 0, got.size(), got.data());
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return got;
+  }
+  uint64_t now_ns_ = 1764107612000000000ull;  // 2025-11-25T21:53:32Z
+  TempDir dir_;
+  std::unique_ptr<Vault> v_;
+  Disk d_;
+};
+
+TEST_F(VaultTest, NeverWrittenReadsZeroAndTakesNoSpace) {
+  EXPECT_EQ(std::string(d_.size, '\0'), ReadAll(v_->Latest(d_)));
+  VaultStats st;
+  ASSERT_TRUE(v_->Stats(&st).ok());
+  EXPECT_EQ(0u, st.block_versions);
+}
+
+TEST_F(VaultTest, ZeroBlocksAreAFlagNotData) {
+  VaultStats before, after;
+  ASSERT_TRUE(v_->Stats(&before).ok());
+  std::string zeros(256 << 10, '\0');
+  ASSERT_TRUE(v_->Write(d_.id, 0, zeros.data(), zeros.size()).ok());
+  ASSERT_TRUE(v_->Sync().ok());
+  ASSERT_TRUE(v_->Stats(&after).ok());
+  // 64 records of header only: far less than the 256 KiB written.
+  EXPECT_EQ(64u * journal::kRecordHeaderSize, after.journal_bytes - before.journal_bytes);
+  EXPECT_EQ(zeros, ReadAll(v_->Latest(d_)).substr(0, zeros.size()));
+}
+
+TEST_F(VaultTest, ZeroWriteHidesOlderData) {
+  std::string data(8192, 'x'), zeros(8192, '\0');
+  ASSERT_TRUE(v_->Write(d_.id, 4096, data.data(), data.size()).ok());
+  ASSERT_TRUE(v_->Write(d_.id, 4096, zeros.data(), zeros.size()).ok());
+  EXPECT_EQ(std::string(d_.size, '\0'), ReadAll(v_->Latest(d_)));
+}
+
+TEST_F(VaultTest, AccessPastTheEndIsAClearError) {
+  char buf[16] = {};
+  Status s = v_->Write(d_.id, d_.size - 8, buf, 16);
+  EXPECT_EQ(Status::Code::kInvalidArgument, s.code());
+  EXPECT_NE(std::string::npos, s.message().find("past the end of disk vm/d")) << s.message();
+  s = v_->Read(d_.id, v_->Latest(d_), d_.size, 1, buf);
+  EXPECT_EQ(Status::Code::kInvalidArgument, s.code());
+  EXPECT_TRUE(v_->Write(d_.id, d_.size - 16, buf, 16).ok());  // the last bytes are fine
+}
+
+TEST_F(VaultTest, ForkedBranchIsIsolatedAndFallsThrough) {
+  std::string a(d_.size, 'a');
+  ASSERT_TRUE(v_->Write(d_.id, 0, a.data(), a.size()).ok());
+  Point p;
+  ASSERT_TRUE(v_->CreatePoint("g", "crash", "", 0, &p).ok());
+  std::string b(4096, 'b');
+  ASSERT_TRUE(v_->Write(d_.id, 0, b.data(), b.size()).ok());  // primary moves on
+
+  Branch br;
+  ASSERT_TRUE(v_->ForkBranch("test1", View{p.branch, p.seq}, &br).ok());
+  EXPECT_EQ(p.seq, br.fork_seq);
+  EXPECT_EQ(a, ReadAll(View{br.id, kMaxSeq}));  // sees the point, not the later write
+
+  std::string c(4096, 'c');
+  ASSERT_TRUE(v_->WriteBranch(d_.id, br.id, 8192, c.data(), c.size()).ok());
+  std::string want_branch = a;
+  want_branch.replace(8192, 4096, c);
+  EXPECT_EQ(want_branch, ReadAll(View{br.id, kMaxSeq}));
+  std::string want_primary = a;
+  want_primary.replace(0, 4096, b);
+  EXPECT_EQ(want_primary, ReadAll(v_->Latest(d_)));  // untouched by the branch
+  EXPECT_EQ(a, ReadAll(View{p.branch, p.seq}));
+
+  // The same holds after reopening.
+  v_.reset();
+  ASSERT_TRUE(Vault::Open(dir_ / "v", OpenOptions(), &v_).ok());
+  EXPECT_EQ(want_branch, ReadAll(View{br.id, kMaxSeq}));
+  EXPECT_EQ(want_primary, ReadAll(v_->Latest(d_)));
+  EXPECT_TRUE(v_->ForkBranch("test1", View{1, kMaxSeq}, nullptr).code() ==
+              Status::Code::kAlreadyExists);
+}
+
+TEST_F(VaultTest, SecondOpenIsRefusedWhileLocked) {
+  std::unique_ptr<Vault> other;
+  Status s = Vault::Open(dir_ / "v", OpenOptions(), &other);
+  EXPECT_EQ(Status::Code::kBusy, s.code());
+  EXPECT_NE(std::string::npos, s.message().find("locked by another process")) << s.message();
+}
+
+TEST_F(VaultTest, TimeAndSeqViews) {
+  std::string one(4096, '1'), two(4096, '2');
+  ASSERT_TRUE(v_->Write(d_.id, 0, one.data(), one.size()).ok());
+  now_ns_ += 5'000'000'000;  // 5 s later
+  ASSERT_TRUE(v_->Write(d_.id, 0, two.data(), two.size()).ok());
+  ASSERT_TRUE(v_->FlushIndex().ok());  // half the timeline in LMDB...
+  now_ns_ += 5'000'000'000;
+  std::string three(4096, '3');
+  ASSERT_TRUE(v_->Write(d_.id, 0, three.data(), three.size()).ok());  // ...half in memory
+
+  View view;
+  std::string what;
+  ASSERT_TRUE(v_->ResolveView(d_, "@2025-11-25T21:53:34Z", &view, &what).ok()) << what;
+  EXPECT_EQ(one, ReadAll(view).substr(0, 4096));
+  ASSERT_TRUE(v_->ResolveView(d_, "@2025-11-25T21:53:38Z", &view, &what).ok());
+  EXPECT_EQ(two, ReadAll(view).substr(0, 4096));
+  ASSERT_TRUE(v_->ResolveView(d_, "@2025-11-25T22:53:38+01:00", &view, &what).ok());
+  EXPECT_EQ(two, ReadAll(view).substr(0, 4096));
+  ASSERT_TRUE(v_->ResolveView(d_, "@2025-11-25T21:53:43Z", &view, &what).ok());
+  EXPECT_EQ(three, ReadAll(view).substr(0, 4096));
+  ASSERT_TRUE(v_->ResolveView(d_, "#1", &view, &what).ok());
+  EXPECT_EQ(one, ReadAll(view).substr(0, 4096));
+  EXPECT_TRUE(v_->ResolveView(d_, "#999", &view, &what).IsNotFound());
+  EXPECT_EQ(Status::Code::kInvalidArgument,
+            v_->ResolveView(d_, "@2025-11-25 noon", &view, &what).code());
+}
+
+}  // namespace
+}  // namespace rpfs::catalog
