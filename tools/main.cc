@@ -29,6 +29,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // CLI11 reports a mistyped command as a missing one; name it instead.
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--vault") {
+        ++i;
+        continue;
+      }
+      if (arg.rfind("-", 0) == 0) continue;
+      bool known = false;
+      for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(arg);
+      if (!known) {
+        std::cerr << "rpfs: unknown command '" << arg << "' (see rpfs --help)" << std::endl;
+        return kExitUser;
+      }
+      break;
+    }
     std::cerr << "rpfs: " << e.what() << " (see rpfs --help)" << std::endl;
     return kExitUser;
   } catch (const std::exception& e) {
