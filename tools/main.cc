@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // CLI11 reports a mistyped command as a missing one; name it instead.
+    // Walk the words down the command tree until one is not a command.
+    const CLI::App* at = &app;
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
       if (arg == "--vault") {
@@ -37,13 +39,19 @@ int main(int argc, char** argv) {
         continue;
       }
       if (arg.rfind("-", 0) == 0) continue;
-      bool known = false;
-      for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(arg);
-      if (!known) {
-        std::cerr << "rpfs: unknown command '" << arg << "' (see rpfs --help)" << std::endl;
+      auto subs = at->get_subcommands([](const CLI::App*) { return true; });
+      if (subs.empty()) break;  // a leaf command: the rest are its arguments
+      const CLI::App* next = nullptr;
+      for (const CLI::App* sub : subs) {
+        if (sub->check_name(arg)) next = sub;
+      }
+      if (next == nullptr) {
+        std::string path = at == &app ? "" : at->get_name() + " ";
+        std::cerr << "rpfs: unknown command '" << path << arg << "' (see rpfs " << path
+                  << "--help)" << std::endl;
         return kExitUser;
       }
-      break;
+      at = next;
     }
     std::cerr << "rpfs: " << e.what() << " (see rpfs --help)" << std::endl;
     return kExitUser;
