@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds engine_bench in build/ (or $RPFS_BUILD_DIR) if needed and runs it
+# on a scratch directory under ${TMPDIR:-/tmp}, where both the vault and
+# the plain-file baseline live (same file system, so the ratios are fair).
+# The scratch directory is removed afterwards. Extra arguments go to
+# engine_bench, e.g. scripts/bench.sh --seq-mib 256 --later-versions 1000000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${RPFS_BUILD_DIR:-build}
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${RPFS_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+fi
+cmake --build "$build" --target engine_bench -j "${RPFS_JOBS:-2}" >/dev/null
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/rpfs-bench.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+"$build/tests/engine_bench" "$scratch" "$@"
