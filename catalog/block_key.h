@@ -51,13 +51,19 @@ struct BlockVersion {
 constexpr size_t kBlockKeySize = 24;
 constexpr size_t kBlockValueSize = 13;
 
-inline std::string EncodeBlockKey(const BlockKey& k) {
-  std::string s(kBlockKeySize, '\0');
-  auto* p = reinterpret_cast<uint8_t*>(s.data());
-  PutBE32(p, k.disk);
-  PutBE32(p + 4, k.branch);
-  PutBE64(p + 8, k.block);
-  PutBE64(p + 16, ~k.seq);
+// Encoded forms live on the stack: the read path encodes a key per block.
+template <size_t N>
+struct Packed {
+  uint8_t bytes[N];
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes), N}; }
+};
+
+inline Packed<kBlockKeySize> EncodeBlockKey(const BlockKey& k) {
+  Packed<kBlockKeySize> s;
+  PutBE32(s.bytes, k.disk);
+  PutBE32(s.bytes + 4, k.branch);
+  PutBE64(s.bytes + 8, k.block);
+  PutBE64(s.bytes + 16, ~k.seq);
   return s;
 }
 
@@ -71,9 +77,9 @@ inline bool DecodeBlockKey(std::string_view s, BlockKey* k) {
   return true;
 }
 
-inline std::string EncodeBlockValue(const BlockVersion& v) {
-  std::string s(kBlockValueSize, '\0');
-  auto* p = reinterpret_cast<uint8_t*>(s.data());
+inline Packed<kBlockValueSize> EncodeBlockValue(const BlockVersion& v) {
+  Packed<kBlockValueSize> s;
+  uint8_t* p = s.bytes;
   PutLE32(p, v.loc.segment);
   PutLE32(p + 4, v.loc.offset);
   PutLE32(p + 8, v.loc.size);

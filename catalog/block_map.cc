@@ -1,32 +1,27 @@
 #include "catalog/block_map.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace rpfs::catalog {
 
 void BlockMap::Add(const BlockKey& key, const BlockVersion& version) {
   std::unique_lock<std::shared_mutex> l(mu_);
-  pending_[key] = version;
+  pending_.entries[key] = version;
+  pending_.min_seq = std::min(pending_.min_seq, key.seq);
 }
 
 size_t BlockMap::pending() const {
   std::shared_lock<std::shared_mutex> l(mu_);
-  return pending_.size();
+  return pending_.entries.size();
 }
 
 bool BlockMap::FindIn(const Table& t, const BlockKey& probe, BlockVersion* v) {
-  auto it = t.lower_bound(probe);
-  if (it == t.end() || !it->first.SameBlock(probe)) return false;
+  if (probe.seq < t.min_seq) return false;
+  auto it = t.entries.lower_bound(probe);
+  if (it == t.entries.end() || !it->first.SameBlock(probe)) return false;
   *v = it->second;
   return true;
-}
-
-Status BlockMap::Read(const std::function<Status(Reader&)>& fn) const {
-  std::shared_lock<std::shared_mutex> l(mu_);
-  return env_->View([&](Txn& txn) {
-    Reader r(this, &txn);
-    return fn(r);
-  });
 }
 
 Status BlockMap::Reader::FindOnBranch(uint32_t disk, const BranchLevel& level, uint64_t block,
@@ -38,8 +33,9 @@ Status BlockMap::Reader::FindOnBranch(uint32_t disk, const BranchLevel& level, u
     out->branch = level.branch;
     return Status::OK();
   }
-  Cursor c(*txn_, map_->dbi_);
-  RPFS_RETURN_IF_ERROR(c.SeekAtLeast(EncodeBlockKey(probe)));
+  if (!cursor_) cursor_ = std::make_unique<Cursor>(*txn_, map_->dbi_);
+  Cursor& c = *cursor_;
+  RPFS_RETURN_IF_ERROR(c.SeekAtLeast(EncodeBlockKey(probe).view()));
   BlockKey k;
   if (!c.valid() || !DecodeBlockKey(c.key(), &k) || !k.SameBlock(probe)) return Status::OK();
   if (!DecodeBlockValue(c.value(), k.seq, &out->version)) {
@@ -63,21 +59,22 @@ Status BlockMap::Reader::Find(uint32_t disk, const BranchChain& chain, uint64_t 
 Status BlockMap::Flush(const std::function<Status(Txn&)>& also) {
   {
     std::unique_lock<std::shared_mutex> l(mu_);
-    flushing_.swap(pending_);
+    std::swap(flushing_, pending_);
   }
   Status s = env_->Update([&](Txn& txn) {
-    for (const auto& [key, version] : flushing_) {
-      RPFS_RETURN_IF_ERROR(txn.Put(dbi_, EncodeBlockKey(key), EncodeBlockValue(version)));
+    for (const auto& [key, version] : flushing_.entries) {
+      RPFS_RETURN_IF_ERROR(txn.Put(dbi_, EncodeBlockKey(key).view(), EncodeBlockValue(version).view()));
     }
     return also(txn);
   });
   std::unique_lock<std::shared_mutex> l(mu_);
   if (!s.ok()) {
     // Keep the versions visible and retry them with the next flush.
-    flushing_.merge(pending_);
-    pending_.swap(flushing_);
+    flushing_.entries.merge(pending_.entries);
+    flushing_.min_seq = std::min(flushing_.min_seq, pending_.min_seq);
+    std::swap(pending_, flushing_);
   }
-  flushing_.clear();
+  flushing_ = Table();
   return s;
 }
 
@@ -97,7 +94,7 @@ Status BlockMap::Scan(uint32_t disk, const BranchChain& chain, uint64_t first, u
       uint64_t b = from;
       while (b < end) {
         BlockKey probe{disk, lv.level.branch, b, lv.level.max_seq};
-        RPFS_RETURN_IF_ERROR(lv.cursor->SeekAtLeast(EncodeBlockKey(probe)));
+        RPFS_RETURN_IF_ERROR(lv.cursor->SeekAtLeast(EncodeBlockKey(probe).view()));
         BlockKey k;
         if (!lv.cursor->valid() || !DecodeBlockKey(lv.cursor->key(), &k) || k.disk != disk ||
             k.branch != lv.level.branch) {
@@ -145,7 +142,7 @@ Status BlockMap::RemoveFrom(journal::JournalPos end, uint64_t* removed) {
   };
   {
     std::unique_lock<std::shared_mutex> l(mu_);
-    std::erase_if(pending_, [&](const auto& kv) { return gone(kv.second); });
+    std::erase_if(pending_.entries, [&](const auto& kv) { return gone(kv.second); });
   }
   return env_->Update([&](Txn& txn) {
     *removed = 0;

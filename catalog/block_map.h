@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <shared_mutex>
 #include <vector>
 
@@ -53,8 +54,16 @@ class BlockMap {
     Status FindOnBranch(uint32_t disk, const BranchLevel& level, uint64_t block, FoundBlock* out);
     const BlockMap* map_;
     Txn* txn_;
+    std::unique_ptr<Cursor> cursor_;  // opened on first use, reused for every block
   };
-  Status Read(const std::function<Status(Reader&)>& fn) const;
+  template <class Fn>
+  Status Read(Fn&& fn) const {
+    std::shared_lock<std::shared_mutex> l(mu_);
+    return env_->View([&](Txn& txn) {
+      Reader r(this, &txn);
+      return fn(r);
+    });
+  }
 
   // Writes the in-memory versions to LMDB, in one transaction with
   // whatever `also` writes (the indexed position, points, ...).
@@ -76,7 +85,12 @@ class BlockMap {
   Status ForEach(const std::function<Status(const BlockKey&, const BlockVersion&)>& fn) const;
 
  private:
-  using Table = std::map<BlockKey, BlockVersion>;
+  // In-memory versions, and the oldest seq among them: a probe older than
+  // that cannot hit, so reads of old points skip the search.
+  struct Table {
+    std::map<BlockKey, BlockVersion> entries;
+    uint64_t min_seq = kMaxSeq;
+  };
   static bool FindIn(const Table& t, const BlockKey& probe, BlockVersion* v);
 
   Env* env_;

@@ -100,7 +100,16 @@ Status Env::Open(const std::string& dir, const Options& options, std::unique_ptr
   return Status::OK();
 }
 
-Env::~Env() { mdb_env_close(env_); }
+Env::~Env() {
+  DropIdleReaders();
+  mdb_env_close(env_);
+}
+
+void Env::DropIdleReaders() {
+  std::lock_guard<std::mutex> l(idle_mu_);
+  for (MDB_txn* t : idle_readers_) mdb_txn_abort(t);
+  idle_readers_.clear();
+}
 
 Status Env::OpenDb(const char* name, MDB_dbi* dbi) {
   return Update([&](Txn& txn) {
@@ -109,14 +118,34 @@ Status Env::OpenDb(const char* name, MDB_dbi* dbi) {
   });
 }
 
-Status Env::View(const std::function<Status(Txn&)>& fn) const {
-  std::shared_lock<std::shared_mutex> l(resize_mu_);
-  MDB_txn* raw;
-  RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &raw), "begin read"));
-  Txn txn(raw);
-  Status s = fn(txn);
-  mdb_txn_abort(raw);
-  return s;
+Status Env::AcquireReader(MDB_txn** txn) const {
+  MDB_txn* raw = nullptr;
+  {
+    std::lock_guard<std::mutex> il(idle_mu_);
+    if (!idle_readers_.empty()) {
+      raw = idle_readers_.back();
+      idle_readers_.pop_back();
+    }
+  }
+  if (raw != nullptr && mdb_txn_renew(raw) != MDB_SUCCESS) {
+    mdb_txn_abort(raw);
+    raw = nullptr;
+  }
+  if (raw == nullptr) {
+    RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_txn_begin(env_, nullptr, MDB_RDONLY, &raw), "begin read"));
+  }
+  *txn = raw;
+  return Status::OK();
+}
+
+void Env::ReleaseReader(MDB_txn* raw) const {
+  mdb_txn_reset(raw);
+  std::lock_guard<std::mutex> il(idle_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) {
+    idle_readers_.push_back(raw);
+  } else {
+    mdb_txn_abort(raw);
+  }
 }
 
 Status Env::Update(const std::function<Status(Txn&)>& fn) {
@@ -145,6 +174,7 @@ Status Env::Update(const std::function<Status(Txn&)>& fn) {
 
 Status Env::Grow() {
   std::unique_lock<std::shared_mutex> l(resize_mu_);
+  DropIdleReaders();  // set_mapsize wants no transaction in the process
   MDB_envinfo info;
   RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_env_info(env_, &info), "env info"));
   return LmdbStatus(mdb_env_set_mapsize(env_, info.me_mapsize * 2), "grow map");

@@ -16,6 +16,8 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -89,7 +91,18 @@ class Env {
   // Opens (creating) a named database; call before concurrent use.
   Status OpenDb(const char* name, MDB_dbi* dbi);
 
-  Status View(const std::function<Status(Txn&)>& fn) const;
+  // A template, not std::function: the read path runs one View per
+  // request and should not allocate for it.
+  template <class Fn>
+  Status View(Fn&& fn) const {
+    std::shared_lock<std::shared_mutex> l(resize_mu_);
+    MDB_txn* raw;
+    RPFS_RETURN_IF_ERROR(AcquireReader(&raw));
+    Txn txn(raw);
+    Status s = fn(txn);
+    ReleaseReader(raw);
+    return s;
+  }
   Status Update(const std::function<Status(Txn&)>& fn);
   Status Sync();
 
@@ -99,11 +112,20 @@ class Env {
  private:
   explicit Env(MDB_env* env) : env_(env) {}
   Status Grow();
+  void DropIdleReaders();
+  Status AcquireReader(MDB_txn** txn) const;  // a renewed idle one, or a new one
+  void ReleaseReader(MDB_txn* txn) const;
+
+  static constexpr size_t kMaxIdleReaders = 64;
 
   MDB_env* env_;
   // Readers and writers hold it shared; growing the map holds it alone,
   // because mdb_env_set_mapsize needs no live transaction in the process.
   mutable std::shared_mutex resize_mu_;
+  // Reset read transactions kept for reuse: mdb_txn_renew is far cheaper
+  // than taking a new reader slot for every lookup.
+  mutable std::mutex idle_mu_;
+  mutable std::vector<MDB_txn*> idle_readers_;
 };
 
 }  // namespace rpfs::catalog

@@ -141,15 +141,30 @@ Status Vault::ReadBlock(uint32_t disk, uint64_t block, const FoundBlock& found, 
     return Status::OK();
   }
   journal::RecordHeader h;
-  std::string payload;
-  RPFS_RETURN_IF_ERROR(journal_->Read(found.version.loc, &h, &payload));
+  const bool stored = (found.version.flags & journal::kZstd) == 0;
+  thread_local std::string record;  // reused: no allocation per block read
+  if (stored) {
+    // Uncompressed: the payload goes straight into the caller's buffer.
+    RPFS_RETURN_IF_ERROR(journal_->ReadInto(found.version.loc, &h, out, bs));
+  } else {
+    RPFS_RETURN_IF_ERROR(journal_->Read(found.version.loc, &h, &record));
+  }
   if (h.type != journal::RecordType::kWrite || h.disk != disk || h.branch != found.branch ||
       h.offset != block * bs || h.seq != found.version.seq || h.length != bs) {
     return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
                               " offset " + std::to_string(found.version.loc.offset) +
                               ": record is not the block the index expects");
   }
-  Status s = journal::DecodePayload(h.flags, payload.data(), payload.size(), out, bs);
+  if (stored) {
+    if (h.flags != found.version.flags) {
+      return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
+                                " offset " + std::to_string(found.version.loc.offset) +
+                                ": record flags do not match the index");
+    }
+    return Status::OK();
+  }
+  Status s = journal::DecodePayload(h.flags, record.data() + journal::kRecordHeaderSize,
+                                    h.payload_len, out, bs);
   if (!s.ok()) {
     return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
                               " offset " + std::to_string(found.version.loc.offset) + ": " +
@@ -177,7 +192,7 @@ Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* ou
   const uint64_t bs = meta_.block_size;
   BranchChain chain = ChainFor(view);
   char* dst = static_cast<char*>(out);
-  std::string block(bs, '\0');
+  std::string block;  // only partial blocks need a bounce buffer
   return catalog_->blocks().Read([&](BlockMap::Reader& r) {
     uint64_t pos = offset;
     const uint64_t end = offset + n;
@@ -193,6 +208,7 @@ Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* ou
       } else if (take == bs) {
         RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, target));
       } else {
+        block.resize(bs);
         RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, block.data()));
         std::memcpy(target, block.data() + in_block, take);
       }

@@ -29,22 +29,61 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* p, size_t n) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const uint8_t* p,
-                                                      size_t n) {
+__attribute__((target("sse4.2"))) uint64_t Crc8(uint64_t c, const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return _mm_crc32_u64(c, v);
+}
+
+__attribute__((target("sse4.2"))) uint32_t ExtendSerial(uint32_t crc, const uint8_t* p, size_t n) {
   uint64_t c = crc;
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    c = _mm_crc32_u64(c, v);
-    p += 8;
-    n -= 8;
-  }
+  for (; n >= 8; p += 8, n -= 8) c = Crc8(c, p);
   uint32_t c32 = static_cast<uint32_t>(c);
-  while (n > 0) {
-    c32 = _mm_crc32_u8(c32, *p++);
-    --n;
-  }
+  for (; n > 0; --n) c32 = _mm_crc32_u8(c32, *p++);
   return c32;
+}
+
+// The crc32 instruction has a latency of 3 cycles and a throughput of 1,
+// so three independent streams over adjacent chunks run ~3x faster; the
+// streams are then joined by "shifting" a CRC state over kChunk or
+// 2*kChunk zero bytes, done with tables built once from ExtendSerial.
+constexpr size_t kChunk = 1024;
+
+struct ShiftTable {
+  uint32_t t[4][256];
+  uint32_t Apply(uint32_t s) const {
+    return t[0][s & 0xff] ^ t[1][(s >> 8) & 0xff] ^ t[2][(s >> 16) & 0xff] ^ t[3][s >> 24];
+  }
+};
+
+struct ShiftTables {
+  ShiftTable one, two;  // shift over kChunk and 2*kChunk zero bytes
+  ShiftTables() {
+    static const uint8_t zeros[2 * kChunk] = {};
+    for (int k = 0; k < 4; ++k) {
+      for (uint32_t i = 0; i < 256; ++i) {
+        one.t[k][i] = ExtendSerial(i << (8 * k), zeros, kChunk);
+        two.t[k][i] = ExtendSerial(i << (8 * k), zeros, 2 * kChunk);
+      }
+    }
+  }
+};
+
+__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const uint8_t* p, size_t n) {
+  static const ShiftTables tables;
+  while (n >= 3 * kChunk) {
+    uint64_t c0 = crc, c1 = 0, c2 = 0;
+    for (size_t i = 0; i < kChunk; i += 8) {
+      c0 = Crc8(c0, p + i);
+      c1 = Crc8(c1, p + kChunk + i);
+      c2 = Crc8(c2, p + 2 * kChunk + i);
+    }
+    crc = tables.two.Apply(static_cast<uint32_t>(c0)) ^
+          tables.one.Apply(static_cast<uint32_t>(c1)) ^ static_cast<uint32_t>(c2);
+    p += 3 * kChunk;
+    n -= 3 * kChunk;
+  }
+  return ExtendSerial(crc, p, n);
 }
 
 bool HaveSse42() {

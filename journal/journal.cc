@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "journal/recovery.h"
 #include "journal/segment_reader.h"
@@ -41,6 +42,7 @@ Status Journal::Create(const std::string& dir, const VaultId& id, const JournalO
   j->writer_ = std::move(w);
   j->segments_ = {1};
   j->synced_ = j->EndLocked();
+  j->PublishFlushedLocked();
   *out = std::move(j);
   return Status::OK();
 }
@@ -58,6 +60,7 @@ Status Journal::Open(const std::string& dir, const VaultId& id, const JournalOpt
       SegmentWriter::OpenForAppend(j->SegmentPath(last), last, report->end.offset, &w));
   j->writer_ = std::move(w);
   j->synced_ = j->EndLocked();
+  j->PublishFlushedLocked();
   *out = std::move(j);
   return Status::OK();
 }
@@ -65,6 +68,11 @@ Status Journal::Open(const std::string& dir, const VaultId& id, const JournalOpt
 JournalPos Journal::end() const {
   std::lock_guard<std::mutex> l(mu_);
   return EndLocked();
+}
+
+void Journal::PublishFlushedLocked() {
+  flushed_mark_.store((uint64_t{writer_->segment()} << 32) | writer_->flushed(),
+                      std::memory_order_release);
 }
 
 JournalPos Journal::EndLocked() const {
@@ -87,6 +95,7 @@ Status Journal::Roll(uint64_t next_seq) {
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
   writer_ = std::move(w);
   segments_.push_back(h.segment);
+  PublishFlushedLocked();
   return Status::OK();
 }
 
@@ -98,7 +107,9 @@ Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocatio
     RPFS_RETURN_IF_ERROR(Roll(h.seq));
   }
   uint64_t offset;
-  RPFS_RETURN_IF_ERROR(writer_->Append(h, payload, &offset));
+  Status s = writer_->Append(h, payload, &offset);
+  PublishFlushedLocked();  // Append may have flushed
+  RPFS_RETURN_IF_ERROR(s);
   loc->segment = writer_->segment();
   loc->offset = static_cast<uint32_t>(offset);
   loc->size = static_cast<uint32_t>(total);
@@ -115,6 +126,7 @@ Status Journal::Sync() {
   }
   syncing_ = true;
   Status s = writer_->Flush();
+  PublishFlushedLocked();
   std::shared_ptr<SegmentWriter> w = writer_;
   JournalPos reached = EndLocked();
   if (s.ok()) {
@@ -154,29 +166,55 @@ Status Journal::ReadFd(uint32_t segment, int* fd) {
   return Status::OK();
 }
 
-Status Journal::Read(const RecordLocation& loc, RecordHeader* h, std::string* payload) {
-  {
+bool Journal::MaybeBuffered(const RecordLocation& loc) const {
+  const uint64_t mark = flushed_mark_.load(std::memory_order_acquire);
+  const uint32_t mark_segment = static_cast<uint32_t>(mark >> 32);
+  const uint64_t mark_offset = mark & 0xffffffffu;
+  return loc.segment > mark_segment ||
+         (loc.segment == mark_segment && loc.offset + uint64_t{loc.size} > mark_offset);
+}
+
+Status Journal::ReadInto(const RecordLocation& loc, RecordHeader* h, char* payload,
+                         size_t payload_len) {
+  if (loc.size != kRecordHeaderSize + payload_len) {
+    return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
+                              std::to_string(loc.offset) + ": index names a record of another size");
+  }
+  if (MaybeBuffered(loc)) {
+    thread_local std::string record;
+    RPFS_RETURN_IF_ERROR(Read(loc, h, &record));
+    std::memcpy(payload, record.data() + kRecordHeaderSize, payload_len);
+    return Status::OK();
+  }
+  int fd;
+  RPFS_RETURN_IF_ERROR(ReadFd(loc.segment, &fd));
+  return ReadRecordInto(fd, loc.segment, loc.offset, h, payload, payload_len);
+}
+
+Status Journal::Read(const RecordLocation& loc, RecordHeader* h, std::string* record) {
+  if (MaybeBuffered(loc)) {
+    // Possibly still in the append buffer.
     std::lock_guard<std::mutex> l(mu_);
     if (loc.segment == writer_->segment() && loc.offset + uint64_t{loc.size} > writer_->flushed()) {
-      std::string buf(loc.size, '\0');
-      if (!writer_->ReadBuffered(loc.offset, loc.size, buf.data())) {
+      record->resize(loc.size);
+      if (!writer_->ReadBuffered(loc.offset, loc.size, record->data())) {
         return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
                                   std::to_string(loc.offset) + ": record beyond the journal end");
       }
-      const auto* hdr = reinterpret_cast<const uint8_t*>(buf.data());
+      const auto* hdr = reinterpret_cast<const uint8_t*>(record->data());
       std::string why;
-      if (!DecodeRecordHeader(hdr, h, &why) ||
+      if (loc.size < kRecordHeaderSize || !DecodeRecordHeader(hdr, h, &why) ||
           kRecordHeaderSize + h->payload_len != loc.size ||
           !RecordCrcMatches(hdr, hdr + kRecordHeaderSize, h->payload_len)) {
-        return Status::Corruption("buffered record does not match its location");
+        return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
+                                  std::to_string(loc.offset) + ": buffered record does not match");
       }
-      payload->assign(buf, kRecordHeaderSize, h->payload_len);
       return Status::OK();
     }
   }
   int fd;
   RPFS_RETURN_IF_ERROR(ReadFd(loc.segment, &fd));
-  return ReadRecordAt(fd, SegmentFileName(loc.segment), loc.offset, loc.size, h, payload);
+  return ReadRecordAt(fd, loc.segment, loc.offset, loc.size, h, record);
 }
 
 }  // namespace rpfs::journal

@@ -12,6 +12,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <compare>
 #include <condition_variable>
 #include <cstdint>
@@ -73,8 +74,14 @@ class Journal {
   Status Append(const RecordHeader& h, const void* payload, RecordLocation* loc);
   // Makes every record appended so far durable.
   Status Sync();
-  // Reads and checks the record at loc.
-  Status Read(const RecordLocation& loc, RecordHeader* h, std::string* payload);
+  // Reads and checks the record at loc into *record (header, then payload
+  // at kRecordHeaderSize). Records already in the file are read without
+  // taking the append lock.
+  Status Read(const RecordLocation& loc, RecordHeader* h, std::string* record);
+
+  // Reads a record whose payload is exactly payload_len stored bytes
+  // straight into `payload`; checks crc and length.
+  Status ReadInto(const RecordLocation& loc, RecordHeader* h, char* payload, size_t payload_len);
 
   JournalPos end() const;
   const std::string& dir() const { return dir_; }
@@ -85,8 +92,10 @@ class Journal {
  private:
   Journal(std::string dir, const VaultId& id, const JournalOptions& options);
   JournalPos EndLocked() const;
+  void PublishFlushedLocked();
   Status Roll(uint64_t next_seq);  // seals the current segment, starts a new one
   Status ReadFd(uint32_t segment, int* fd);
+  bool MaybeBuffered(const RecordLocation& loc) const;
 
   const std::string dir_;
   const VaultId id_;
@@ -98,6 +107,9 @@ class Journal {
   std::vector<uint32_t> segments_;
   JournalPos synced_;
   bool syncing_ = false;
+  // (segment << 32) | bytes of it in the file: everything before this
+  // mark can be pread without the lock. Published after each flush.
+  std::atomic<uint64_t> flushed_mark_{0};
 
   std::shared_mutex fds_mu_;  // read descriptors, opened lazily
   std::map<uint32_t, int> read_fds_;

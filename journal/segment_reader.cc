@@ -1,6 +1,9 @@
 #include "journal/segment_reader.h"
 
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <cerrno>
 
@@ -38,37 +41,67 @@ Status ReadSegmentHeader(int fd, const std::string& name, SegmentHeader* h) {
   return Status::OK();
 }
 
-Status ReadRecordAt(int fd, const std::string& name, uint64_t offset, uint32_t size,
-                    RecordHeader* h, std::string* payload) {
-  std::string buf;
+Status ReadRecordAt(int fd, uint32_t segment, uint64_t offset, uint32_t size, RecordHeader* h,
+                    std::string* record) {
+  auto where = [&] { return Where(SegmentFileName(segment), offset); };
+  std::string& buf = *record;
   size_t want = size >= kRecordHeaderSize ? size : kRecordHeaderSize;
   buf.resize(want);
   size_t got;
   Status s = PreadFully(fd, buf.data(), want, offset, &got);
-  if (!s.ok()) return Status::IOError(Where(name, offset) + ": " + s.message());
-  if (got < kRecordHeaderSize) return Status::Corruption(Where(name, offset) + ": record truncated");
+  if (!s.ok()) return Status::IOError(where() + ": " + s.message());
+  if (got < kRecordHeaderSize) return Status::Corruption(where() + ": record truncated");
   std::string why;
-  const auto* hdr = reinterpret_cast<const uint8_t*>(buf.data());
-  if (!DecodeRecordHeader(hdr, h, &why)) return Status::Corruption(Where(name, offset) + ": " + why);
+  if (!DecodeRecordHeader(reinterpret_cast<const uint8_t*>(buf.data()), h, &why)) {
+    return Status::Corruption(where() + ": " + why);
+  }
   size_t total = kRecordHeaderSize + h->payload_len;
   if (total != want) {
     if (size != 0) {
-      return Status::Corruption(Where(name, offset) + ": record length " + std::to_string(total) +
+      return Status::Corruption(where() + ": record length " + std::to_string(total) +
                                 " does not match the index (" + std::to_string(size) + ")");
     }
     buf.resize(total);
     s = PreadFully(fd, buf.data() + kRecordHeaderSize, h->payload_len, offset + kRecordHeaderSize,
                    &got);
-    if (!s.ok()) return Status::IOError(Where(name, offset) + ": " + s.message());
-    if (got < h->payload_len) return Status::Corruption(Where(name, offset) + ": record truncated");
+    if (!s.ok()) return Status::IOError(where() + ": " + s.message());
+    if (got < h->payload_len) return Status::Corruption(where() + ": record truncated");
     got = total;
   }
-  if (got < total) return Status::Corruption(Where(name, offset) + ": record truncated");
-  hdr = reinterpret_cast<const uint8_t*>(buf.data());
-  if (!RecordCrcMatches(hdr, buf.data() + kRecordHeaderSize, h->payload_len)) {
-    return Status::Corruption(Where(name, offset) + ": record checksum mismatch");
+  if (got < total) return Status::Corruption(where() + ": record truncated");
+  const auto* hdr = reinterpret_cast<const uint8_t*>(buf.data());
+  if (!RecordCrcMatches(hdr, hdr + kRecordHeaderSize, h->payload_len)) {
+    return Status::Corruption(where() + ": record checksum mismatch");
   }
-  payload->assign(buf, kRecordHeaderSize, h->payload_len);
+  return Status::OK();
+}
+
+Status ReadRecordInto(int fd, uint32_t segment, uint64_t offset, RecordHeader* h, char* payload,
+                      size_t payload_len) {
+  auto where = [&] { return Where(SegmentFileName(segment), offset); };
+  uint8_t hdr[kRecordHeaderSize];
+  struct iovec iov[2] = {{hdr, sizeof hdr}, {payload, payload_len}};
+  const size_t want = sizeof hdr + payload_len;
+  ssize_t got;
+  do {
+    got = ::preadv(fd, iov, 2, static_cast<off_t>(offset));
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return Status::FromErrno(errno, where());
+  if (static_cast<size_t>(got) < want) {
+    // Short read (rare: signals, or a truncated file): fall back.
+    std::string record;
+    RPFS_RETURN_IF_ERROR(ReadRecordAt(fd, segment, offset, static_cast<uint32_t>(want), h, &record));
+    std::memcpy(payload, record.data() + kRecordHeaderSize, payload_len);
+    return Status::OK();
+  }
+  std::string why;
+  if (!DecodeRecordHeader(hdr, h, &why)) return Status::Corruption(where() + ": " + why);
+  if (h->payload_len != payload_len) {
+    return Status::Corruption(where() + ": record length does not match the index");
+  }
+  if (!RecordCrcMatches(hdr, payload, payload_len)) {
+    return Status::Corruption(where() + ": record checksum mismatch");
+  }
   return Status::OK();
 }
 

@@ -19,10 +19,18 @@ namespace rpfs::journal {
 Status ReadSegmentHeader(int fd, const std::string& name, SegmentHeader* h);
 
 // Reads the record at offset whose total size (header + payload) the
-// caller expects to be `size` (0 = unknown: two reads). Checks crc.
-// Errors name the segment and offset.
-Status ReadRecordAt(int fd, const std::string& name, uint64_t offset, uint32_t size,
-                    RecordHeader* h, std::string* payload);
+// caller expects to be `size` (0 = unknown: two reads) into *record
+// (header and payload; the payload starts at kRecordHeaderSize). Checks
+// the crc. Errors name the segment and offset. Reusing *record across
+// calls avoids an allocation per read.
+Status ReadRecordAt(int fd, uint32_t segment, uint64_t offset, uint32_t size, RecordHeader* h,
+                    std::string* record);
+
+// Like ReadRecordAt for a record whose payload is known to be exactly
+// payload_len bytes: the payload lands straight in `payload` (one preadv,
+// no bounce copy). The read path uses it for stored, uncompressed blocks.
+Status ReadRecordInto(int fd, uint32_t segment, uint64_t offset, RecordHeader* h, char* payload,
+                      size_t payload_len);
 
 class SegmentReader {
  public:

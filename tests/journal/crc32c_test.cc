@@ -22,6 +22,18 @@ TEST(Crc32c, ExtendEqualsWhole) {
   }
 }
 
+TEST(Crc32c, LongBuffersMatchByteAtATime) {
+  // Long inputs take the three-stream path; byte-wise extension never does.
+  std::string s(20000, '\0');
+  uint32_t x = 12345;
+  for (auto& c : s) c = static_cast<char>(x = x * 1103515245 + 12345);
+  for (size_t n : {0, 1, 3071, 3072, 3073, 4144, 6144, 9216, 9999, 20000}) {
+    uint32_t bytewise = 0;
+    for (size_t i = 0; i < n; ++i) bytewise = Extend(bytewise, s.data() + i, 1);
+    EXPECT_EQ(bytewise, Value(s.data(), n)) << n;
+  }
+}
+
 TEST(Crc32c, MaskRoundTripsAndDiffers) {
   uint32_t crc = Value("foo", 3);
   EXPECT_NE(crc, Mask(crc));
