@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -335,10 +336,19 @@ std::vector<Group> Vault::ListGroups() const {
 
 Status Vault::CreateDisk(const std::string& name, uint64_t size, const std::string& group,
                          Disk* disk) {
+  // Names become file names on the mount and in VMDK descriptors: keep
+  // them to letters, digits, '.', '_' and '-', as VM/DISK.
   size_t slash = name.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size() ||
-      name.find('/', slash + 1) != std::string::npos || name.find('\0') != std::string::npos) {
-    return Status::InvalidArgument("bad disk name '" + name + "': expected VM/DISK");
+  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < name.size() &&
+            name.find('/', slash + 1) == std::string::npos && name[0] != '.' &&
+            name[slash + 1] != '.' && name.size() <= 200;
+  for (char c : name) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+                c == '/');
+  }
+  if (!ok) {
+    return Status::InvalidArgument("bad disk name '" + name +
+                                   "': expected VM/DISK of letters, digits, '.', '_', '-'");
   }
   if (size == 0) return Status::InvalidArgument("bad size for disk " + name + ": must be > 0");
   const uint64_t bs = meta_.block_size;
@@ -373,6 +383,21 @@ Status Vault::FindDisk(const std::string& name, Disk* disk) const {
   if (it == disks_by_name_.end()) return Status::NotFound("unknown disk '" + name + "'");
   *disk = it->second;
   return Status::OK();
+}
+
+Status Vault::GetDisk(uint32_t id, Disk* disk) const {
+  std::shared_lock<std::shared_mutex> l(rows_mu_);
+  auto it = disks_.find(id);
+  if (it == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(id));
+  *disk = it->second;
+  return Status::OK();
+}
+
+void Vault::NoteOwnerPid() {
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0) {
+    // Only a hint for "locked by" messages.
+  }
 }
 
 std::vector<Disk> Vault::ListDisks() const {

@@ -71,6 +71,9 @@ class Vault {
                      std::unique_ptr<Vault>* out);
   ~Vault();  // syncs the journal and flushes the index
 
+  // Writes this process's pid into LOCK (after a daemon's fork).
+  void NoteOwnerPid();
+
   // What Open's recovery found: a torn tail cut, an index rolled back.
   const std::vector<std::string>& recovery_notes() const { return recovery_notes_; }
 
@@ -88,6 +91,7 @@ class Vault {
   // Disks. Sizes are bytes, rounded up to the block size.
   Status CreateDisk(const std::string& name, uint64_t size, const std::string& group, Disk* disk);
   Status FindDisk(const std::string& name, Disk* disk) const;
+  Status GetDisk(uint32_t id, Disk* disk) const;
   std::vector<Disk> ListDisks() const;
 
   // I/O. Write goes to the disk's active branch (its group's).

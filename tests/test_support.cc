@@ -70,6 +70,12 @@ void CopyTree(const std::string& from, const std::string& to) {
 }
 
 CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> argv = {RPFS_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv, env);
+}
+
+CliResult RunProgram(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   TempDir io;
   std::string out_path = io / "out", err_path = io / "err";
   posix_spawn_file_actions_t fa;
@@ -77,8 +83,7 @@ CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::s
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_s = {RPFS_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> argv_s = args;
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -92,7 +97,7 @@ CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::s
   envp.push_back(nullptr);
   pid_t pid;
   CliResult r;
-  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) {
+  if (posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) {
     posix_spawn_file_actions_destroy(&fa);
     throw std::runtime_error("cannot spawn " + argv_s[0]);
   }

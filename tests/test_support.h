@@ -28,6 +28,8 @@ struct CliResult {
 
 // Runs the rpfs binary with args (no shell), with env entries "K=V" added.
 CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+// Runs any program found on PATH (argv[0]), no shell.
+CliResult RunProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);

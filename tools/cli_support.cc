@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdarg>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -28,21 +29,43 @@ ExitCode ExitCodeFor(const Status& s) {
 }
 
 void Context::Fail(const Status& s) {
-  std::cerr << "rpfs: " << s.message() << std::endl;
+  err() << "rpfs: " << s.message() << std::endl;
   exit_code = ExitCodeFor(s);
 }
 
-Status Context::OpenVault(std::unique_ptr<catalog::Vault>* out) {
-  std::string dir = vault_dir;
-  if (dir.empty()) {
-    const char* env = std::getenv("RPFS_VAULT");
-    if (env != nullptr) dir = env;
+void Context::Printf(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n > 0) out().write(buf, std::min<int>(n, sizeof buf - 1));
+}
+
+std::string Context::Path(const std::string& p) const {
+  if (p.empty() || p[0] == '/' || cwd.empty()) return p;
+  return cwd + "/" + p;
+}
+
+std::string Context::VaultDir() const {
+  if (!vault_dir.empty()) return Path(vault_dir);
+  const char* env = std::getenv("RPFS_VAULT");
+  return env != nullptr ? env : "";
+}
+
+Status Context::OpenVault(std::shared_ptr<catalog::Vault>* out) {
+  if (vault) {
+    *out = vault;
+    return Status::OK();
   }
+  std::string dir = VaultDir();
   if (dir.empty()) return Status::InvalidArgument("no vault given: use --vault DIR or set RPFS_VAULT");
-  RPFS_RETURN_IF_ERROR(catalog::Vault::Open(dir, catalog::OpenOptions(), out));
-  for (const std::string& note : (*out)->recovery_notes()) {
-    std::cerr << "rpfs: recovery: " << note << std::endl;
+  std::unique_ptr<catalog::Vault> v;
+  RPFS_RETURN_IF_ERROR(catalog::Vault::Open(dir, catalog::OpenOptions(), &v));
+  for (const std::string& note : v->recovery_notes()) {
+    err() << "rpfs: recovery: " << note << std::endl;
   }
+  *out = std::move(v);
   return Status::OK();
 }
 

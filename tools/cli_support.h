@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -19,16 +21,31 @@ enum ExitCode { kExitOk = 0, kExitUser = 1, kExitCorrupt = 2, kExitInternal = 3 
 
 ExitCode ExitCodeFor(const Status& s);
 
-// State the command callbacks share; main() reads exit_code at the end.
+// State the command callbacks share; RunCli reads exit_code at the end.
+// A command prints through out()/err() and names files through Path(), so
+// the mount daemon can run it for a CLI on the control socket.
 struct Context {
   std::string vault_dir;  // --vault, else $RPFS_VAULT
   int exit_code = kExitOk;
+  std::ostream* out_stream = &std::cout;
+  std::ostream* err_stream = &std::cerr;
+  std::string cwd;  // relative paths are taken from here when set
+  std::shared_ptr<catalog::Vault> vault;  // already open (in the daemon)
 
+  std::ostream& out() { return *out_stream; }
+  std::ostream& err() { return *err_stream; }
+  void Printf(const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+  std::string Path(const std::string& p) const;
   // Prints "rpfs: <message>" on stderr and records the exit code.
   void Fail(const Status& s);
-  // Opens the vault, printing any recovery notes on stderr.
-  Status OpenVault(std::unique_ptr<catalog::Vault>* out);
+  // The vault of --vault / RPFS_VAULT (or the daemon's), printing any
+  // recovery notes on stderr.
+  Status OpenVault(std::shared_ptr<catalog::Vault>* out);
+  std::string VaultDir() const;
 };
+
+// Parses args (without argv[0]) and runs the command; returns the exit code.
+int RunCli(const std::vector<std::string>& args, Context* ctx);
 
 // "4096", "20G", "1.5GiB", "512K": bytes. Suffixes are powers of 1024.
 Status ParseSize(std::string_view text, uint64_t* bytes);

@@ -1,63 +1,66 @@
-// rpfs: the command line. Each command lives in tools/commands/.
-#include <exception>
+// rpfs: the command line. Each command lives in tools/commands/; while the
+// vault is mounted, commands go to the mount daemon's control socket.
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 
+#include "fs/control_socket.h"
 #include "tools/commands/commands.h"
 
-int main(int argc, char** argv) {
-  using namespace rpfs::tools;
-  CLI::App app{
-      "rpfs - recovery point file system: VM disk replicas kept as a checksummed journal,\n"
-      "with recovery points, clones and failback. Exit codes: 0 ok, 1 user error,\n"
-      "2 corruption found, 3 internal error.",
-      "rpfs"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Show help for every command");
-  Context ctx;
-  app.add_option("--vault", ctx.vault_dir, "Vault directory (default: $RPFS_VAULT)");
-  RegisterInit(app, &ctx);
-  RegisterGroup(app, &ctx);
-  RegisterDisk(app, &ctx);
-  RegisterPoint(app, &ctx);
-  RegisterExport(app, &ctx);
-  RegisterVerify(app, &ctx);
-  RegisterStat(app, &ctx);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    // CLI11 reports a mistyped command as a missing one; name it instead.
-    // Walk the words down the command tree until one is not a command.
-    const CLI::App* at = &app;
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      if (arg == "--vault") {
-        ++i;
-        continue;
-      }
-      if (arg.rfind("-", 0) == 0) continue;
-      auto subs = at->get_subcommands([](const CLI::App*) { return true; });
-      if (subs.empty()) break;  // a leaf command: the rest are its arguments
-      const CLI::App* next = nullptr;
-      for (const CLI::App* sub : subs) {
-        if (sub->check_name(arg)) next = sub;
-      }
-      if (next == nullptr) {
-        std::string path = at == &app ? "" : at->get_name() + " ";
-        std::cerr << "rpfs: unknown command '" << path << arg << "' (see rpfs " << path
-                  << "--help)" << std::endl;
-        return kExitUser;
-      }
-      at = next;
+namespace {
+
+using rpfs::tools::Context;
+
+// True if the vault's lock is held by another process right now.
+bool VaultLocked(const std::string& dir) {
+  int fd = ::open((dir + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool locked = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+  ::close(fd);
+  return locked;
+}
+
+// Sends the command to the mount daemon when the vault is mounted.
+bool ForwardIfMounted(const std::vector<std::string>& args, int* exit_code) {
+  std::string vault, command;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-h" || args[i] == "--help" || args[i] == "--help-all") return false;
+    if (args[i] == "--vault" && i + 1 < args.size()) {
+      vault = args[++i];
+    } else if (command.empty() && args[i].rfind("-", 0) != 0) {
+      command = args[i];
     }
-    std::cerr << "rpfs: " << e.what() << " (see rpfs --help)" << std::endl;
-    return kExitUser;
-  } catch (const std::exception& e) {
-    std::cerr << "rpfs: internal error: " << e.what() << std::endl;
-    return kExitInternal;
   }
-  return ctx.exit_code;
+  if (command.empty() || command == "init" || command == "mount" || command == "umount") return false;
+  if (vault.empty()) {
+    const char* env = std::getenv("RPFS_VAULT");
+    if (env == nullptr) return false;
+    vault = env;
+  }
+  if (!VaultLocked(vault)) return false;
+  rpfs::fs::ControlRequest req;
+  req.args = args;
+  char cwd[4096];
+  req.cwd = ::getcwd(cwd, sizeof cwd) != nullptr ? cwd : "/";
+  rpfs::fs::ControlResponse resp;
+  if (!rpfs::fs::SendControlRequest(rpfs::fs::ControlSocketPath(vault), req, &resp).ok()) {
+    return false;  // no daemon there: the command reports the lock itself
+  }
+  std::cout << resp.out << std::flush;
+  std::cerr << resp.err << std::flush;
+  *exit_code = resp.exit_code;
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  int code;
+  if (ForwardIfMounted(args, &code)) return code;
+  Context ctx;
+  return rpfs::tools::RunCli(args, &ctx);
 }

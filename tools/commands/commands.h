@@ -16,5 +16,6 @@ void RegisterPoint(CLI::App& app, Context* ctx);
 void RegisterExport(CLI::App& app, Context* ctx);
 void RegisterVerify(CLI::App& app, Context* ctx);
 void RegisterStat(CLI::App& app, Context* ctx);
+void RegisterMount(CLI::App& app, Context* ctx);
 
 }  // namespace rpfs::tools

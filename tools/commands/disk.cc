@@ -106,12 +106,12 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
     uint64_t size;
     Status s = ParseSize(a->size, &size);
     if (!s.ok()) return ctx->Fail(s);
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     catalog::Disk d;
     if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->CreateDisk(a->name, size, a->group, &d)).ok()) {
       return ctx->Fail(s);
     }
-    std::cout << "created disk " << d.name << " (" << FormatBytes(d.size) << ", group " << d.group
+    ctx->out() << "created disk " << d.name << " (" << FormatBytes(d.size) << ", group " << d.group
               << ")\n";
   });
 
@@ -123,7 +123,7 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
   import->callback([a, ctx] {
     int fd;
     uint64_t size;
-    Status s = OpenInput(a->file, &fd, &size);
+    Status s = OpenInput(ctx->Path(a->file), &fd, &size);
     if (!s.ok()) return ctx->Fail(s);
     struct Closer {
       int fd;
@@ -135,13 +135,13 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
                     "(qemu-img convert -O raw)"));
     }
     if (size == 0) return ctx->Fail(Status::InvalidArgument(a->file + " is empty"));
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     catalog::Disk d;
     if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->CreateDisk(a->name, size, a->group, &d)).ok() ||
         !(s = CopyIn(*v, d, fd, size, 0, true, a->file)).ok()) {
       return ctx->Fail(s);
     }
-    std::cout << "imported " << a->file << " as " << d.name << " (" << FormatBytes(d.size)
+    ctx->out() << "imported " << a->file << " as " << d.name << " (" << FormatBytes(d.size)
               << ")\n";
   });
 
@@ -155,12 +155,12 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
     if (!s.ok()) return ctx->Fail(s);
     int fd;
     uint64_t size;
-    if (!(s = OpenInput(a->file, &fd, &size)).ok()) return ctx->Fail(s);
+    if (!(s = OpenInput(ctx->Path(a->file), &fd, &size)).ok()) return ctx->Fail(s);
     struct Closer {
       int fd;
       ~Closer() { ::close(fd); }
     } closer{fd};
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     catalog::Disk d;
     if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->FindDisk(a->name, &d)).ok()) return ctx->Fail(s);
     if (offset > d.size || size > d.size - offset) {
@@ -169,23 +169,23 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
           " would pass the end of disk " + d.name + " (" + std::to_string(d.size) + " bytes)"));
     }
     if (!(s = CopyIn(*v, d, fd, size, offset, false, a->file)).ok()) return ctx->Fail(s);
-    std::cout << "wrote " << size << " bytes to " << d.name << " at offset " << offset << "\n";
+    ctx->out() << "wrote " << size << " bytes to " << d.name << " at offset " << offset << "\n";
   });
 
   CLI::App* list = disk->add_subcommand("list", "List disks");
   list->add_flag("--json", a->json, "Print JSON");
   list->callback([a, ctx] {
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     auto disks = v->ListDisks();
     if (a->json) {
-      std::cout << nlohmann::json(disks).dump(2) << "\n";
+      ctx->out() << nlohmann::json(disks).dump(2) << "\n";
       return;
     }
-    std::printf("%-24s %-12s %-16s %s\n", "DISK", "SIZE", "GROUP", "ID");
+    ctx->Printf("%-24s %-12s %-16s %s\n", "DISK", "SIZE", "GROUP", "ID");
     for (auto& d : disks) {
-      std::printf("%-24s %-12s %-16s %u\n", d.name.c_str(), FormatBytes(d.size).c_str(),
+      ctx->Printf("%-24s %-12s %-16s %u\n", d.name.c_str(), FormatBytes(d.size).c_str(),
                   d.group.c_str(), d.id);
     }
   });

@@ -23,7 +23,7 @@ void RegisterExport(CLI::App& app, Context* ctx) {
       return ctx->Fail(Status::InvalidArgument("unsupported export format '" + a->format +
                                                "' (supported: raw)"));
     }
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     catalog::Disk d;
     catalog::View view;
     std::string what;
@@ -34,10 +34,10 @@ void RegisterExport(CLI::App& app, Context* ctx) {
     }
     Progress progress("export " + d.name);
     ExportResult r;
-    s = ExportRaw(*v, d, view, a->out, &r,
+    s = ExportRaw(*v, d, view, ctx->Path(a->out), &r,
                   [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
     if (!s.ok()) return ctx->Fail(s);
-    std::cout << "exported " << d.name << " at " << what << " to " << a->out << " (raw, "
+    ctx->out() << "exported " << d.name << " at " << what << " to " << a->out << " (raw, "
               << FormatBytes(d.size) << ", " << FormatBytes(r.data_bytes) << " of data)\n";
   });
 }

@@ -34,9 +34,9 @@ void RegisterGroup(CLI::App& app, Context* ctx) {
     if (!s.ok()) return ctx->Fail(s);
     g.freeze_hook = c->freeze_hook;
     g.thaw_hook = c->thaw_hook;
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->CreateGroup(g)).ok()) return ctx->Fail(s);
-    std::cout << "created group " << g.name << " (retention " << FormatDuration(g.retention_s)
+    ctx->out() << "created group " << g.name << " (retention " << FormatDuration(g.retention_s)
               << ", crash every " << FormatDuration(g.crash_every_s) << ", app every "
               << FormatDuration(g.app_every_s) << ")\n";
   });
@@ -45,21 +45,21 @@ void RegisterGroup(CLI::App& app, Context* ctx) {
   CLI::App* list = group->add_subcommand("list", "List groups");
   list->add_flag("--json", *json, "Print JSON");
   list->callback([json, ctx] {
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     auto groups = v->ListGroups();
     if (*json) {
-      std::cout << nlohmann::json(groups).dump(2) << "\n";
+      ctx->out() << nlohmann::json(groups).dump(2) << "\n";
       return;
     }
-    std::printf("%-16s %-10s %-10s %-10s %-8s %-6s %s\n", "GROUP", "STATE", "RETENTION", "CRASH", "APP",
+    ctx->Printf("%-16s %-10s %-10s %-10s %-8s %-6s %s\n", "GROUP", "STATE", "RETENTION", "CRASH", "APP",
                 "RPO", "DISKS");
     auto disks = v->ListDisks();
     for (auto& g : groups) {
       int n = 0;
       for (auto& d : disks) n += d.group == g.name;
-      std::printf("%-16s %-10s %-10s %-10s %-8s %-6s %d\n", g.name.c_str(), g.state.c_str(),
+      ctx->Printf("%-16s %-10s %-10s %-10s %-8s %-6s %d\n", g.name.c_str(), g.state.c_str(),
                   FormatDuration(g.retention_s).c_str(), FormatDuration(g.crash_every_s).c_str(),
                   FormatDuration(g.app_every_s).c_str(), FormatDuration(g.rpo_s).c_str(), n);
     }

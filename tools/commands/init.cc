@@ -31,7 +31,7 @@ void RegisterInit(CLI::App& app, Context* ctx) {
     bool generated = args->passphrase_file.empty();
     if (generated) {
       passphrase = GeneratePassphrase();
-    } else if (!(s = ReadPassphraseFile(args->passphrase_file, &passphrase)).ok()) {
+    } else if (!(s = ReadPassphraseFile(ctx->Path(args->passphrase_file), &passphrase)).ok()) {
       return ctx->Fail(s);
     }
     catalog::VaultOptions o;
@@ -40,13 +40,13 @@ void RegisterInit(CLI::App& app, Context* ctx) {
     o.max_segment_bytes = seg;
     if (!(s = HashPassphrase(passphrase, &o.passphrase_hash)).ok()) return ctx->Fail(s);
     std::unique_ptr<catalog::Vault> v;
-    if (!(s = catalog::Vault::Create(args->dir, o, catalog::OpenOptions(), &v)).ok()) {
+    if (!(s = catalog::Vault::Create(ctx->Path(args->dir), o, catalog::OpenOptions(), &v)).ok()) {
       return ctx->Fail(s);
     }
-    std::cout << "created vault " << args->dir << " (id " << v->meta().id.ToHex()
+    ctx->out() << "created vault " << args->dir << " (id " << v->meta().id.ToHex()
               << ", block size " << bs << ")\n";
     if (generated) {
-      std::cout << "passphrase: " << passphrase
+      ctx->out() << "passphrase: " << passphrase
                 << "\n(shown once: keep it; replication pairs with this vault by it)\n";
     }
   });

@@ -45,7 +45,7 @@ void RegisterPoint(CLI::App& app, Context* ctx) {
                    "marker, run the thaw hook; prints how long writes were held");
   create->add_option("--label", a->label, "A name for the point (not all digits)");
   create->callback([a, ctx] {
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     catalog::Group g;
     Status s;
     if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->GetGroup(a->group, &g)).ok()) {
@@ -67,17 +67,17 @@ void RegisterPoint(CLI::App& app, Context* ctx) {
     } else if (!(s = v->CreatePoint(a->group, "crash", a->label, 0, &p)).ok()) {
       return ctx->Fail(s);
     }
-    std::cout << "point " << p.id << " (" << p.kind << ") of group " << p.group << " at seq "
+    ctx->out() << "point " << p.id << " (" << p.kind << ") of group " << p.group << " at seq "
               << p.seq << ", " << catalog::FormatRfc3339(p.time_ns);
-    if (a->app) std::cout << ", writes held " << p.hold_ns / 1000 << " us";
-    std::cout << "\n";
+    if (a->app) ctx->out() << ", writes held " << p.hold_ns / 1000 << " us";
+    ctx->out() << "\n";
   });
 
   CLI::App* list = point->add_subcommand("list", "List recovery points, oldest first");
   list->add_option("GROUP", a->group, "Only this group");
   list->add_flag("--json", a->json, "Print JSON");
   list->callback([a, ctx] {
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     catalog::Group g;
@@ -90,12 +90,12 @@ void RegisterPoint(CLI::App& app, Context* ctx) {
         row["time"] = catalog::FormatRfc3339(p.time_ns);
         j.push_back(row);
       }
-      std::cout << j.dump(2) << "\n";
+      ctx->out() << j.dump(2) << "\n";
       return;
     }
-    std::printf("%-6s %-12s %-6s %-12s %-25s %s\n", "ID", "GROUP", "KIND", "SEQ", "TIME", "LABEL");
+    ctx->Printf("%-6s %-12s %-6s %-12s %-25s %s\n", "ID", "GROUP", "KIND", "SEQ", "TIME", "LABEL");
     for (auto& p : points) {
-      std::printf("%-6llu %-12s %-6s %-12llu %-25s %s\n", static_cast<unsigned long long>(p.id),
+      ctx->Printf("%-6llu %-12s %-6s %-12llu %-25s %s\n", static_cast<unsigned long long>(p.id),
                   p.group.c_str(), p.kind.c_str(), static_cast<unsigned long long>(p.seq),
                   catalog::FormatRfc3339(p.time_ns).c_str(), p.label.c_str());
     }

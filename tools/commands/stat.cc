@@ -13,7 +13,7 @@ void RegisterStat(CLI::App& app, Context* ctx) {
   CLI::App* cmd = app.add_subcommand("stat", "Vault sizes, history covered, groups and disks");
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([json, ctx] {
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     catalog::VaultStats st;
@@ -44,10 +44,10 @@ void RegisterStat(CLI::App& app, Context* ctx) {
     j["groups"] = groups;
     j["disks"] = v->ListDisks();
     if (*json) {
-      std::cout << j.dump(2) << "\n";
+      ctx->out() << j.dump(2) << "\n";
       return;
     }
-    std::cout << "vault        " << v->dir() << " (id " << v->meta().id.ToHex() << ")\n"
+    ctx->out() << "vault        " << v->dir() << " (id " << v->meta().id.ToHex() << ")\n"
               << "block size   " << v->block_size() << "\n"
               << "journal      " << FormatBytes(st.journal_bytes) << " in " << st.segments
               << " segments\n"
@@ -58,7 +58,7 @@ void RegisterStat(CLI::App& app, Context* ctx) {
               << "last write   " << (st.last_time_ns ? catalog::FormatRfc3339(st.last_time_ns) : "-")
               << "\n";
     for (const auto& g : groups) {
-      std::cout << "group " << g["name"].get<std::string>() << ": " << g["points"].get<size_t>()
+      ctx->out() << "group " << g["name"].get<std::string>() << ": " << g["points"].get<size_t>()
                 << " points, oldest " << g["oldest_point"].get<std::string>() << ", retention "
                 << FormatDuration(g["retention_promised_s"].get<uint64_t>()) << "\n";
     }

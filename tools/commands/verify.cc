@@ -12,7 +12,7 @@ void RegisterVerify(CLI::App& app, Context* ctx) {
       "verify", "Check every journal record's checksum; exit 2 naming each damaged place");
   cmd->add_flag("--deep", *deep, "Also check every index entry against the record it names");
   cmd->callback([deep, ctx] {
-    std::unique_ptr<catalog::Vault> v;
+    std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     catalog::VerifyReport r;
@@ -20,11 +20,11 @@ void RegisterVerify(CLI::App& app, Context* ctx) {
     s = catalog::VerifyVault(*v, *deep, &r,
                              [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
     if (!s.ok()) return ctx->Fail(s);
-    for (const std::string& p : r.problems) std::cerr << "rpfs: corruption: " << p << "\n";
-    std::cout << "verified " << r.segments << " segments, " << r.records << " records, "
+    for (const std::string& p : r.problems) ctx->err() << "rpfs: corruption: " << p << "\n";
+    ctx->out() << "verified " << r.segments << " segments, " << r.records << " records, "
               << FormatBytes(r.bytes);
-    if (*deep) std::cout << ", " << r.index_entries << " index entries";
-    std::cout << ": " << (r.problems.empty() ? "clean" : std::to_string(r.problems.size()) + " problems")
+    if (*deep) ctx->out() << ", " << r.index_entries << " index entries";
+    ctx->out() << ": " << (r.problems.empty() ? "clean" : std::to_string(r.problems.size()) + " problems")
               << "\n";
     if (!r.problems.empty()) ctx->exit_code = kExitCorrupt;
   });

@@ -1,0 +1,135 @@
+#include "fs/daemon.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fs/fuse_ops.h"
+
+namespace rpfs::fs {
+namespace {
+
+// Opens the vault, mounts, and serves until unmounted. `ready` is called
+// once the mount is up, or with the error that kept it down.
+Status Serve(const MountOptions& o, const std::function<void(const Status&)>& ready) {
+  std::unique_ptr<catalog::Vault> opened;
+  Status s = catalog::Vault::Open(o.vault_dir, catalog::OpenOptions(), &opened);
+  if (!s.ok()) {
+    ready(s);
+    return s;
+  }
+  opened->NoteOwnerPid();
+  auto state = std::make_unique<FuseState>(std::shared_ptr<catalog::Vault>(std::move(opened)));
+
+  std::vector<std::string> argv_s = {"rpfs", "-o", "fsname=rpfs:" + o.vault_dir + ",subtype=rpfs"};
+  for (const std::string& opt : o.fuse_options) {
+    argv_s.push_back("-o");
+    argv_s.push_back(opt);
+  }
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  const fuse_lowlevel_ops& ops = RpfsFuseOps();
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, state.get());
+  if (se == nullptr) {
+    s = Status::InvalidArgument("cannot start a FUSE session (bad -o option?)");
+    ready(s);
+    return s;
+  }
+  if (fuse_set_signal_handlers(se) != 0) {
+    fuse_session_destroy(se);
+    s = Status::Internal("cannot install signal handlers");
+    ready(s);
+    return s;
+  }
+  if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    s = Status::InvalidArgument("cannot mount on " + o.mountpoint +
+                                " (does it exist, and is /dev/fuse usable?)");
+    ready(s);
+    return s;
+  }
+  ControlServer control;
+  if (o.control) {
+    std::shared_ptr<catalog::Vault> vault = state->vault;
+    auto handler = o.control;
+    s = control.Start(ControlSocketPath(o.vault_dir),
+                      [vault, handler](const ControlRequest& r) { return handler(vault, r); });
+    if (!s.ok()) {
+      fuse_session_unmount(se);
+      fuse_remove_signal_handlers(se);
+      fuse_session_destroy(se);
+      ready(s);
+      return s;
+    }
+  }
+  ready(Status::OK());
+  fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(cfg, 1);
+  fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
+  int rc = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  control.Stop();
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);
+  // Make every acknowledged write durable before the vault closes.
+  s = state->vault->Sync();
+  state.reset();
+  if (!s.ok()) return s;
+  return rc == 0 ? Status::OK() : Status::Internal("FUSE session loop failed");
+}
+
+}  // namespace
+
+Status RunMount(const MountOptions& o) {
+  if (o.foreground) return Serve(o, [](const Status&) {});
+  // Fork before the vault is opened (LMDB environments must not cross a
+  // fork); the child reports over a pipe whether the mount came up.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    ::setsid();
+    Status s = Serve(o, [&](const Status& st) {
+      std::string msg = st.ok() ? "ok" : std::to_string(static_cast<int>(st.code())) + ":" + st.message();
+      (void)!::write(pipefd[1], msg.data(), msg.size());
+      ::close(pipefd[1]);
+      if (st.ok()) {
+        int null = ::open("/dev/null", O_RDWR);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        if (null > 2) ::close(null);
+      }
+    });
+    _exit(s.ok() ? 0 : 1);
+  }
+  ::close(pipefd[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  if (msg == "ok") return Status::OK();
+  int status;
+  ::waitpid(pid, &status, 0);
+  size_t colon = msg.find(':');
+  if (colon == std::string::npos) return Status::Internal("mount daemon exited before mounting");
+  std::string text = msg.substr(colon + 1);
+  switch (std::atoi(msg.substr(0, colon).c_str())) {
+    case static_cast<int>(Status::Code::kBusy): return Status::Busy(text);
+    case static_cast<int>(Status::Code::kNotFound): return Status::NotFound(text);
+    case static_cast<int>(Status::Code::kCorruption): return Status::Corruption(text);
+    case static_cast<int>(Status::Code::kInvalidArgument): return Status::InvalidArgument(text);
+    default: return Status::Internal(text);
+  }
+}
+
+}  // namespace rpfs::fs

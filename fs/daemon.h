@@ -1,0 +1,32 @@
+// The FUSE daemon behind `rpfs mount`: shows a vault as the mount tree of
+// DESIGN.md §2 until unmounted or signalled, then syncs and closes it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/vault.h"
+#include "fs/control_socket.h"
+#include "journal/status.h"
+
+namespace rpfs::fs {
+
+struct MountOptions {
+  std::string vault_dir;
+  std::string mountpoint;
+  bool foreground = false;
+  std::vector<std::string> fuse_options;  // each passed as -o OPT
+  unsigned max_threads = 16;
+  // Runs a forwarded CLI command against the daemon's vault (tools/ sets
+  // it; fs/ does not know the CLI).
+  std::function<ControlResponse(std::shared_ptr<catalog::Vault>, const ControlRequest&)> control;
+};
+
+// Runs until unmount/SIGTERM. Without `foreground` it forks: the parent
+// returns once the mount is up (or with the error that stopped it) and
+// the child serves. Returns the daemon's final status in the foreground.
+Status RunMount(const MountOptions& options);
+
+}  // namespace rpfs::fs

@@ -1,0 +1,60 @@
+// rpfs mount VAULT MOUNTPOINT / rpfs umount MOUNTPOINT.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "fs/daemon.h"
+#include "tools/commands/commands.h"
+
+namespace rpfs::tools {
+
+void RegisterMount(CLI::App& app, Context* ctx) {
+  auto o = std::make_shared<fs::MountOptions>();
+  CLI::App* mount = app.add_subcommand(
+      "mount", "Show a vault through FUSE: disks/ (live, read-write), points/, at/, branches/");
+  mount->add_option("VAULT", o->vault_dir, "Vault directory")->required();
+  mount->add_option("MOUNTPOINT", o->mountpoint, "An existing directory")->required();
+  mount->add_flag("-f,--foreground", o->foreground, "Stay in the foreground");
+  mount->add_option("-o", o->fuse_options, "FUSE mount option (e.g. allow_other); repeatable");
+  mount->callback([o, ctx] {
+    o->vault_dir = ctx->Path(o->vault_dir);
+    o->control = [](std::shared_ptr<catalog::Vault> vault, const fs::ControlRequest& req) {
+      fs::ControlResponse resp;
+      std::ostringstream out, err;
+      Context c;
+      c.vault = std::move(vault);
+      c.cwd = req.cwd;
+      c.out_stream = &out;
+      c.err_stream = &err;
+      resp.exit_code = RunCli(req.args, &c);
+      resp.out = out.str();
+      resp.err = err.str();
+      return resp;
+    };
+    Status s = fs::RunMount(*o);
+    if (!s.ok()) return ctx->Fail(s);
+  });
+
+  auto target = std::make_shared<std::string>();
+  CLI::App* umount = app.add_subcommand("umount", "Unmount an rpfs mount (the daemon syncs and exits)");
+  umount->add_option("MOUNTPOINT", *target, "Mount point")->required();
+  umount->callback([target, ctx] {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execlp("fusermount3", "fusermount3", "-u", target->c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      ctx->Fail(Status::InvalidArgument("cannot unmount " + *target +
+                                        (WIFEXITED(status) && WEXITSTATUS(status) == 127
+                                             ? " (fusermount3 not found)"
+                                             : " (not mounted, or busy)")));
+    }
+  });
+}
+
+}  // namespace rpfs::tools
