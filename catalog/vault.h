@@ -108,8 +108,10 @@ class Vault {
                   const std::function<Status(uint64_t block, const char* data)>& fn);
 
   // Points.
+  // Appends the marker and syncs with writes held (the write lock), then
+  // indexes the point. point->hold_ns: how long writes were held.
   Status CreatePoint(const std::string& group, const std::string& kind, const std::string& label,
-                     uint64_t hold_ns, Point* point);
+                     Point* point);
   std::vector<Point> ListPoints(const std::string& group) const;  // "" = all
   // Resolves a point spec for a disk: an id, a label, latest, latest-app,
   // latest-crash, @RFC3339 or #seq. `description` says what was chosen.

@@ -1,5 +1,6 @@
 // Recovery points and the views they name.
 #include <cctype>
+#include <chrono>
 #include <mutex>
 
 #include "catalog/time_format.h"
@@ -8,7 +9,7 @@
 namespace rpfs::catalog {
 
 Status Vault::CreatePoint(const std::string& group, const std::string& kind,
-                          const std::string& label, uint64_t hold_ns, Point* point) {
+                          const std::string& label, Point* point) {
   if (kind != "crash" && kind != "app") {
     return Status::InvalidArgument("bad point kind '" + kind + "': crash or app");
   }
@@ -16,38 +17,45 @@ Status Vault::CreatePoint(const std::string& group, const std::string& kind,
                                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     return Status::InvalidArgument("bad label '" + label + "': a label cannot be all digits");
   }
-  std::lock_guard<std::mutex> l(write_mu_);
   Point p;
   {
-    std::shared_lock<std::shared_mutex> rl(rows_mu_);
-    auto g = groups_.find(group);
-    if (g == groups_.end()) return Status::NotFound("unknown group '" + group + "'");
-    p.branch = g->second.active_branch;
+    std::lock_guard<std::mutex> l(write_mu_);
+    const auto held_from = std::chrono::steady_clock::now();
+    {
+      std::shared_lock<std::shared_mutex> rl(rows_mu_);
+      auto g = groups_.find(group);
+      if (g == groups_.end()) return Status::NotFound("unknown group '" + group + "'");
+      p.branch = g->second.active_branch;
+    }
+    p.id = meta_.next_point_id;
+    p.group = group;
+    p.kind = kind;
+    p.label = label;
+    p.seq = last_seq_ + 1;
+    p.time_ns = NextTimeLocked();
+    std::string payload = nlohmann::json(p).dump();
+    journal::RecordHeader h;
+    h.type = journal::RecordType::kPoint;
+    h.payload_len = static_cast<uint32_t>(payload.size());
+    h.length = h.payload_len;
+    h.seq = p.seq;
+    h.time_ns = p.time_ns;
+    h.branch = p.branch;
+    h.offset = p.id;
+    journal::RecordLocation loc;
+    RPFS_RETURN_IF_ERROR(journal_->Append(h, payload.data(), &loc));
+    last_seq_ = p.seq;
+    NoteTimeLocked(p.time_ns, p.seq);
+    meta_.next_point_id = p.id + 1;
+    // A point is only worth its name once every write before it is
+    // durable; writes wait on the lock until then.
+    RPFS_RETURN_IF_ERROR(journal_->Sync());
+    p.hold_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now() - held_from)
+                                          .count());
+    pending_points_.push_back(p);
   }
-  p.id = meta_.next_point_id;
-  p.group = group;
-  p.kind = kind;
-  p.label = label;
-  p.hold_ns = hold_ns;
-  p.seq = last_seq_ + 1;
-  p.time_ns = NextTimeLocked();
-  std::string payload = nlohmann::json(p).dump();
-  journal::RecordHeader h;
-  h.type = journal::RecordType::kPoint;
-  h.payload_len = static_cast<uint32_t>(payload.size());
-  h.length = h.payload_len;
-  h.seq = p.seq;
-  h.time_ns = p.time_ns;
-  h.branch = p.branch;
-  h.offset = p.id;
-  journal::RecordLocation loc;
-  RPFS_RETURN_IF_ERROR(journal_->Append(h, payload.data(), &loc));
-  last_seq_ = p.seq;
-  NoteTimeLocked(p.time_ns, p.seq);
-  meta_.next_point_id = p.id + 1;
-  pending_points_.push_back(p);
-  // A point is only worth its name once every write before it is durable.
-  RPFS_RETURN_IF_ERROR(FlushIndexLocked());
+  RPFS_RETURN_IF_ERROR(FlushIndex());
   if (point) *point = p;
   return Status::OK();
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "fs/fuse_ops.h"
+#include "fs/point_scheduler.h"
 
 namespace rpfs::fs {
 namespace {
@@ -67,12 +68,15 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
       return s;
     }
   }
+  PointScheduler scheduler(state->vault);
+  scheduler.Start();
   ready(Status::OK());
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 1);
   fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
+  scheduler.Stop();
   control.Stop();
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);

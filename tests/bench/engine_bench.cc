@@ -494,7 +494,7 @@ int Run(const BenchOptions& o) {
   {
     Point point;
     auto point_start = Clock::now();
-    Check(vault->CreatePoint(group.name, "crash", "bench", 0, &point), "create point");
+    Check(vault->CreatePoint(group.name, "crash", "bench", &point), "create point");
     const double point_s = Seconds(Clock::now() - point_start);
     const View at_point{point.branch, point.seq};
     // Fresh bytes per write; generating them is part of this untimed setup.

@@ -44,7 +44,7 @@ TEST(VaultConcurrency, WritersSyncersAndReadersTogether) {
           ASSERT_TRUE(v->Sync().ok());
         }
         if (w == 0 && i % 300 == 0) {
-          ASSERT_TRUE(v->CreatePoint("g", "crash", "", 0, nullptr).ok());
+          ASSERT_TRUE(v->CreatePoint("g", "crash", "", nullptr).ok());
         }
       }
     });

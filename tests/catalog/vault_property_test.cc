@@ -87,7 +87,7 @@ void RunProperty(uint32_t seed, int writes, size_t flush_entries) {
       m.disks[di].replace(off, len, data);
       if (rng() % 400 == 0) {
         Point p;
-        ASSERT_TRUE(v->CreatePoint("web", rng() % 2 ? "app" : "crash", "", 0, &p).ok());
+        ASSERT_TRUE(v->CreatePoint("web", rng() % 2 ? "app" : "crash", "", &p).ok());
         m.points[p.id] = m.disks;
       }
     }

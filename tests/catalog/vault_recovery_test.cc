@@ -72,7 +72,7 @@ void BuildTemplate(const std::string& path, Template* t) {
     t->ends.push_back(v->journal().end().offset);
     if (static_cast<size_t>(i + 1) == t->point_after) {
       Point p;
-      ASSERT_TRUE(v->CreatePoint("g", "crash", "mid", 0, &p).ok());
+      ASSERT_TRUE(v->CreatePoint("g", "crash", "mid", &p).ok());
       t->point_end = v->journal().end().offset;
     }
   }

@@ -74,7 +74,7 @@ TEST_F(VaultTest, ForkedBranchIsIsolatedAndFallsThrough) {
   std::string a(d_.size, 'a');
   ASSERT_TRUE(v_->Write(d_.id, 0, a.data(), a.size()).ok());
   Point p;
-  ASSERT_TRUE(v_->CreatePoint("g", "crash", "", 0, &p).ok());
+  ASSERT_TRUE(v_->CreatePoint("g", "crash", "", &p).ok());
   std::string b(4096, 'b');
   ASSERT_TRUE(v_->Write(d_.id, 0, b.data(), b.size()).ok());  // primary moves on
 

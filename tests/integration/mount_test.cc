@@ -133,3 +133,30 @@ TEST_F(MountTest, CommandsWorkWhileMountedAndDataSurvivesRemount) {
 
 }  // namespace
 }  // namespace rpfs::testing
+
+namespace rpfs::testing {
+namespace {
+
+TEST_F(MountTest, DaemonTakesPointsOnTheGroupSchedule) {
+  std::string froze = dir_ / "froze", thawed = dir_ / "thawed";
+  Rpfs({"group", "create", "s", "--crash-every", "1s", "--app-every", "2s", "--freeze-hook",
+        "echo $RPFS_OPERATION $RPFS_GROUP >> " + froze, "--thaw-hook",
+        "echo $RPFS_OPERATION $RPFS_GROUP >> " + thawed});
+  Rpfs({"disk", "create", "vm2/d", "--size", "8M", "--group", "s"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  auto points = nlohmann::json::parse(Rpfs({"point", "list", "s", "--json"}).out);
+  int crash = 0, app = 0;
+  for (auto& p : points) (p["kind"] == "app" ? app : crash)++;
+  EXPECT_GE(crash, 2) << points.dump();
+  EXPECT_GE(app, 1) << points.dump();
+  EXPECT_NE(std::string::npos, ReadFile(froze).find("freeze s")) << ReadFile(froze);
+  EXPECT_NE(std::string::npos, ReadFile(thawed).find("thaw s")) << ReadFile(thawed);
+  // The group of the fixture keeps its 5-minute default: no points yet.
+  EXPECT_EQ("[]", nlohmann::json::parse(Rpfs({"point", "list", "g", "--json"}).out).dump());
+  // An explicit app point while mounted reports how long writes were held.
+  auto r = Rpfs({"point", "create", "s", "--app"});
+  EXPECT_NE(std::string::npos, r.out.find("writes held")) << r.out;
+}
+
+}  // namespace
+}  // namespace rpfs::testing

@@ -1,31 +1,13 @@
 // rpfs point create|list: recovery points.
-#include <sys/wait.h>
-
-#include <chrono>
-#include <cstdlib>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/group_point.h"
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
 
 namespace rpfs::tools {
-namespace {
-
-Status RunHook(const std::string& what, const std::string& group, const std::string& cmd) {
-  if (cmd.empty()) return Status::OK();
-  int rc = std::system(cmd.c_str());
-  if (rc == -1) return Status::Internal("cannot run the " + what + " hook of group " + group);
-  if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0) {
-    return Status::InvalidArgument(what + " hook of group " + group + " failed (" + cmd +
-                                   ", status " + std::to_string(WIFEXITED(rc) ? WEXITSTATUS(rc) : rc) +
-                                   ")");
-  }
-  return Status::OK();
-}
-
-}  // namespace
 
 void RegisterPoint(CLI::App& app, Context* ctx) {
   CLI::App* point = app.add_subcommand("point", "Recovery points");
@@ -52,21 +34,7 @@ void RegisterPoint(CLI::App& app, Context* ctx) {
       return ctx->Fail(s);
     }
     catalog::Point p;
-    if (a->app) {
-      if (!(s = RunHook("freeze", g.name, g.freeze_hook)).ok()) return ctx->Fail(s);
-      // Without a mounted daemon nothing else writes this vault: writes are
-      // held from the freeze until the marker is durable.
-      auto start = std::chrono::steady_clock::now();
-      s = v->CreatePoint(a->group, "app", a->label, 0, &p);
-      p.hold_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                            std::chrono::steady_clock::now() - start)
-                                            .count());
-      Status thaw = RunHook("thaw", g.name, g.thaw_hook);
-      if (!s.ok()) return ctx->Fail(s);
-      if (!thaw.ok()) return ctx->Fail(thaw);
-    } else if (!(s = v->CreatePoint(a->group, "crash", a->label, 0, &p)).ok()) {
-      return ctx->Fail(s);
-    }
+    if (!(s = catalog::TakeGroupPoint(*v, g.name, a->app, a->label, &p)).ok()) return ctx->Fail(s);
     ctx->out() << "point " << p.id << " (" << p.kind << ") of group " << p.group << " at seq "
               << p.seq << ", " << catalog::FormatRfc3339(p.time_ns);
     if (a->app) ctx->out() << ", writes held " << p.hold_ns / 1000 << " us";
