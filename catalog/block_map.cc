@@ -5,6 +5,22 @@
 
 namespace rpfs::catalog {
 
+BlockMap::~BlockMap() {
+  for (MDB_cursor* c : idle_cursors_) mdb_cursor_close(c);
+}
+
+BlockMap::Reader::~Reader() {
+  if (!cursor_) return;
+  MDB_cursor* c = cursor_->Release();
+  if (c == nullptr) return;
+  std::lock_guard<std::mutex> l(map_->idle_cursors_mu_);
+  if (map_->idle_cursors_.size() < 64) {
+    map_->idle_cursors_.push_back(c);
+  } else {
+    mdb_cursor_close(c);
+  }
+}
+
 void BlockMap::Add(const BlockKey& key, const BlockVersion& version) {
   std::unique_lock<std::shared_mutex> l(mu_);
   pending_.entries[key] = version;
@@ -33,7 +49,17 @@ Status BlockMap::Reader::FindOnBranch(uint32_t disk, const BranchLevel& level, u
     out->branch = level.branch;
     return Status::OK();
   }
-  if (!cursor_) cursor_ = std::make_unique<Cursor>(*txn_, map_->dbi_);
+  if (!cursor_) {
+    MDB_cursor* reuse = nullptr;
+    {
+      std::lock_guard<std::mutex> l(map_->idle_cursors_mu_);
+      if (!map_->idle_cursors_.empty()) {
+        reuse = map_->idle_cursors_.back();
+        map_->idle_cursors_.pop_back();
+      }
+    }
+    cursor_ = std::make_unique<Cursor>(*txn_, map_->dbi_, reuse);
+  }
   Cursor& c = *cursor_;
   RPFS_RETURN_IF_ERROR(c.SeekAtLeast(EncodeBlockKey(probe).view()));
   BlockKey k;

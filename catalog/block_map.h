@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct FoundBlock {
 class BlockMap {
  public:
   BlockMap(Env* env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+  ~BlockMap();
 
   void Add(const BlockKey& key, const BlockVersion& version);
   size_t pending() const;
@@ -46,6 +48,7 @@ class BlockMap {
   // in-memory tables); use one Reader for all blocks of a request.
   class Reader {
    public:
+    ~Reader();
     Status Find(uint32_t disk, const BranchChain& chain, uint64_t block, FoundBlock* out);
 
    private:
@@ -95,6 +98,9 @@ class BlockMap {
 
   Env* env_;
   MDB_dbi dbi_;
+  // Read-only cursors kept for reuse: renewing one costs no allocation.
+  mutable std::mutex idle_cursors_mu_;
+  mutable std::vector<MDB_cursor*> idle_cursors_;
   mutable std::shared_mutex mu_;  // guards pending_ and flushing_
   Table pending_;
   Table flushing_;  // being written by Flush; still visible to readers

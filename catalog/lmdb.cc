@@ -53,6 +53,21 @@ Cursor::Cursor(Txn& txn, MDB_dbi dbi) : txn_(&txn) {
   open_status_ = LmdbStatus(mdb_cursor_open(txn.get(), dbi, &cursor_), "open cursor");
 }
 
+Cursor::Cursor(Txn& txn, MDB_dbi dbi, MDB_cursor* reuse) : txn_(&txn) {
+  if (reuse != nullptr && mdb_cursor_renew(txn.get(), reuse) == MDB_SUCCESS) {
+    cursor_ = reuse;
+    return;
+  }
+  if (reuse != nullptr) mdb_cursor_close(reuse);
+  open_status_ = LmdbStatus(mdb_cursor_open(txn.get(), dbi, &cursor_), "open cursor");
+}
+
+MDB_cursor* Cursor::Release() {
+  MDB_cursor* c = cursor_;
+  cursor_ = nullptr;
+  return c;
+}
+
 Cursor::~Cursor() {
   if (cursor_ != nullptr) mdb_cursor_close(cursor_);
 }

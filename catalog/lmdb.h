@@ -50,7 +50,12 @@ class Txn {
 class Cursor {
  public:
   Cursor(Txn& txn, MDB_dbi dbi);
+  // Renews `reuse` (a cursor of a read-only txn on dbi, from Release())
+  // for txn instead of allocating a new cursor.
+  Cursor(Txn& txn, MDB_dbi dbi, MDB_cursor* reuse);
   ~Cursor();
+  // Gives up ownership of the underlying cursor (for reuse).
+  MDB_cursor* Release();
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
 
