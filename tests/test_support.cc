@@ -75,9 +75,8 @@ CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::s
   return RunProgram(argv, env);
 }
 
-CliResult RunProgram(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  TempDir io;
-  std::string out_path = io / "out", err_path = io / "err";
+pid_t SpawnProgram(const std::vector<std::string>& args, const std::string& out_path,
+                   const std::string& err_path, const std::vector<std::string>& env) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -87,6 +86,7 @@ CliResult RunProgram(const std::vector<std::string>& args, const std::vector<std
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Tests name their vault explicitly; an inherited RPFS_VAULT must not leak in.
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
     if (std::strncmp(*e, "RPFS_VAULT=", 11) != 0) env_s.push_back(*e);
@@ -95,13 +95,23 @@ CliResult RunProgram(const std::vector<std::string>& args, const std::vector<std
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
-  pid_t pid;
-  CliResult r;
-  if (posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) {
-    posix_spawn_file_actions_destroy(&fa);
-    throw std::runtime_error("cannot spawn " + argv_s[0]);
-  }
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+CliResult RunProgram(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  TempDir io;
+  std::string out_path = io / "out", err_path = io / "err";
+  CliResult r;
+  pid_t pid = SpawnProgram(args, out_path, err_path, env);
+  if (pid < 0) {
+    // 127 as a shell would say: the calling test fails on it, loudly.
+    r.exit_code = 127;
+    r.err = "cannot run " + args[0] + " (is it installed? scripts/setup.sh installs it)";
+    return r;
+  }
   int status;
   ::waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

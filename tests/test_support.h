@@ -2,6 +2,8 @@
 // byte-level file surgery (truncate, flip) for corruption tests.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,8 +30,13 @@ struct CliResult {
 
 // Runs the rpfs binary with args (no shell), with env entries "K=V" added.
 CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
-// Runs any program found on PATH (argv[0]), no shell.
+// Runs any program found on PATH (argv[0]), no shell. One that cannot be
+// started exits 127 with the reason in err.
 CliResult RunProgram(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+// Starts a program in the background with stdout/stderr to files;
+// returns its pid, or -1 if it could not be started.
+pid_t SpawnProgram(const std::vector<std::string>& argv, const std::string& out_path,
+                   const std::string& err_path, const std::vector<std::string>& env = {});
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);

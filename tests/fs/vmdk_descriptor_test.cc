@@ -39,42 +39,6 @@ constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kGiB = 1024 * kMiB;
 constexpr uint64_t kTiB = 1024 * kGiB;
 
-// Runs a program found on PATH (no shell). A program that cannot be started gives exit code
-// 127 and the reason in err, so a missing qemu-img fails the calling test.
-CliResult RunTool(const std::vector<std::string>& args) {
-  TempDir io;
-  std::string out_path = io / "out", err_path = io / "err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> argv_s = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  CliResult r;
-  pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    r.exit_code = 127;
-    r.err = "cannot run " + args[0] + ": " + std::strerror(rc) +
-            " (install qemu-utils; these tests need qemu-img and qemu-io)";
-    return r;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(out_path);
-  r.err = ReadFile(err_path);
-  // posix_spawnp reports a missing program through the child's exit status 127.
-  if (r.exit_code == 127 && r.err.empty()) {
-    r.err = "cannot run " + args[0] + " (install qemu-utils; these tests need qemu-img and qemu-io)";
-  }
-  return r;
-}
 
 std::string Describe(const CliResult& r) {
   return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
@@ -120,7 +84,7 @@ void PWriteAll(const std::string& path, uint64_t offset, const std::string& data
 }
 
 void QemuImgInfo(const std::string& path, nlohmann::json* info) {
-  CliResult r = RunTool({"qemu-img", "info", "--output=json", path});
+  CliResult r = RunProgram({"qemu-img", "info", "--output=json", path});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   *info = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   ASSERT_FALSE(info->is_discarded()) << r.out;
@@ -173,10 +137,10 @@ std::string SimulateQemuCidRewrite(const std::string& text, uint32_t cid, size_t
 // ---- qemu-img reads what we generate -------------------------------------------------------
 
 TEST(VmdkDescriptorQemuTest, QemuToolsAreInstalled) {
-  CliResult img = RunTool({"qemu-img", "--version"});
+  CliResult img = RunProgram({"qemu-img", "--version"});
   ASSERT_EQ(img.exit_code, 0) << Describe(img);
   EXPECT_NE(img.out.find("qemu-img version"), std::string::npos) << img.out;
-  CliResult io = RunTool({"qemu-io", "--version"});
+  CliResult io = RunProgram({"qemu-io", "--version"});
   ASSERT_EQ(io.exit_code, 0) << Describe(io);
 }
 
@@ -223,7 +187,7 @@ TEST(VmdkDescriptorQemuTest, GeometryMatchesQemuImgCreate) {
       SCOPED_TRACE("capacity " + std::to_string(capacity) + ", adapter " + adapter);
       TempDir dir;
       std::string theirs = dir / "q.vmdk";
-      CliResult r = RunTool({"qemu-img", "create", "-q", "-f", "vmdk", "-o",
+      CliResult r = RunProgram({"qemu-img", "create", "-q", "-f", "vmdk", "-o",
                              std::string("subformat=monolithicFlat,adapter_type=") + adapter,
                              theirs, std::to_string(capacity)});
       ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -270,29 +234,29 @@ TEST(VmdkDescriptorQemuTest, CheckAndCompareSeeTheFlatFile) {
     ASSERT_NO_FATAL_FAILURE(PWriteAll(expected, w.offset, data));
   }
 
-  CliResult check = RunTool({"qemu-img", "check", image.desc});
+  CliResult check = RunProgram({"qemu-img", "check", image.desc});
   EXPECT_EQ(check.exit_code, 0) << Describe(check);
   EXPECT_NE(check.out.find("No errors were found"), std::string::npos) << Describe(check);
 
-  CliResult same = RunTool({"qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.desc,
+  CliResult same = RunProgram({"qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.desc,
                             image.flat});
   EXPECT_EQ(same.exit_code, 0) << Describe(same);
   EXPECT_NE(same.out.find("Images are identical"), std::string::npos) << Describe(same);
 
-  CliResult model = RunTool({"qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.desc,
+  CliResult model = RunProgram({"qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.desc,
                              expected});
   EXPECT_EQ(model.exit_code, 0) << Describe(model);
   EXPECT_NE(model.out.find("Images are identical"), std::string::npos) << Describe(model);
 
   std::string converted = dir / "converted.raw";
-  CliResult conv = RunTool({"qemu-img", "convert", "-f", "vmdk", "-O", "raw", image.desc,
+  CliResult conv = RunProgram({"qemu-img", "convert", "-f", "vmdk", "-O", "raw", image.desc,
                             converted});
   ASSERT_EQ(conv.exit_code, 0) << Describe(conv);
   EXPECT_TRUE(ReadFile(converted) == ReadFile(expected)) << "qemu-img convert differs";
 
   // A control: compare does notice a one-bit difference, and reports its sector.
   FlipBit(expected, kMiB + 500, 3);
-  CliResult differ = RunTool({"qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.desc,
+  CliResult differ = RunProgram({"qemu-img", "compare", "-f", "vmdk", "-F", "raw", image.desc,
                               expected});
   EXPECT_EQ(differ.exit_code, 1) << Describe(differ);
   EXPECT_NE(differ.out.find("Content mismatch at offset " + std::to_string(kMiB) + "!"),
@@ -307,7 +271,7 @@ TEST(VmdkDescriptorQemuTest, QemuCidRewriteKeepsExtent) {
   DescriptorParams p = Params(4 * kMiB);
   Image image;
   ASSERT_NO_FATAL_FAILURE(WriteImage(dir, p, &image));
-  CliResult w = RunTool({"qemu-io", "-f", "vmdk", "-c", "write -P 0x5a 0 4k", image.desc});
+  CliResult w = RunProgram({"qemu-io", "-f", "vmdk", "-c", "write -P 0x5a 0 4k", image.desc});
   ASSERT_EQ(w.exit_code, 0) << Describe(w);
   std::string rewritten = ReadFile(image.desc);
   EXPECT_NE(rewritten, image.text) << "QEMU did not rewrite the descriptor";
