@@ -4,6 +4,11 @@
 # the plain-file baseline live (same file system, so the ratios are fair).
 # The scratch directory is removed afterwards. Extra arguments go to
 # engine_bench, e.g. scripts/bench.sh --seq-mib 256 --later-versions 1000000.
+#
+# Then scripts/fuse_bench.sh (which also runs alone) measures the FUSE path
+# with fio: rpfs vs libfuse's passthrough_ll vs the plain file system; see
+# that script for its settings (RPFS_BENCH_FUSE_MIB, ...). RPFS_BENCH_FUSE=0
+# skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${RPFS_BUILD_DIR:-build}
@@ -15,3 +20,8 @@ cmake --build "$build" --target engine_bench -j "${RPFS_JOBS:-2}" >/dev/null
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/rpfs-bench.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 "$build/tests/engine_bench" "$scratch" "$@"
+rm -rf "$scratch"
+
+if [ "${RPFS_BENCH_FUSE:-1}" != 0 ]; then
+  scripts/fuse_bench.sh
+fi
