@@ -249,7 +249,6 @@ Status Vault::IndexRecord(const journal::RecordHeader& h, const std::string& pay
 }
 
 void Vault::NoteTimeLocked(uint64_t time_ns, uint64_t seq) {
-  if (first_time_ns_ == 0) first_time_ns_ = time_ns;
   uint64_t ms = time_ns / 1000000;
   if (ms != last_timeline_ms_) {
     pending_timeline_.emplace_back(ms, seq);
@@ -483,7 +482,6 @@ Status Vault::Stats(VaultStats* st) {
   std::lock_guard<std::mutex> l(write_mu_);
   st->last_seq = last_seq_;
   st->last_time_ns = last_time_ns_;
-  st->first_time_ns = meta_.created_ns;
   return Status::OK();
 }
 

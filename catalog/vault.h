@@ -59,7 +59,6 @@ struct VaultStats {
   uint32_t segments = 0;
   uint64_t last_seq = 0;
   uint64_t block_versions = 0;  // in the index, including not yet flushed
-  uint64_t first_time_ns = 0;
   uint64_t last_time_ns = 0;
 };
 
@@ -159,7 +158,6 @@ class Vault {
   VaultMeta meta_;
   uint64_t last_seq_ = 0;
   uint64_t last_time_ns_ = 0;
-  uint64_t first_time_ns_ = 0;
   uint64_t last_timeline_ms_ = 0;
   std::vector<std::pair<uint64_t, uint64_t>> pending_timeline_;  // (ms, first seq)
   std::vector<Point> pending_points_;
