@@ -6,23 +6,6 @@
 #include "journal/payload_codec.h"
 
 namespace rpfs::catalog {
-namespace {
-
-bool AllZero(const char* p, size_t n) {
-  // Compare word-wise; blocks are large and usually not zero early on.
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    if (w != 0) return false;
-  }
-  for (; i < n; ++i) {
-    if (p[i] != 0) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 View Vault::Latest(const Disk& disk) const {
   std::shared_lock<std::shared_mutex> l(rows_mu_);
@@ -109,7 +92,7 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
     h.branch = branch;
     h.offset = b * bs;
     const char* body = nullptr;
-    if (AllZero(src, bs)) {
+    if (journal::IsAllZero(src, bs)) {
       h.flags = journal::kZero;
     } else {
       h.flags = journal::EncodePayload(meta_.compression_level, src, bs, &payload);

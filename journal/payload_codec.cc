@@ -25,6 +25,21 @@ Contexts& ThreadContexts() {
 
 }  // namespace
 
+bool IsAllZero(const void* data, size_t n) {
+  // Word-wise: blocks are large and rarely zero early on.
+  const auto* p = static_cast<const char*>(data);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w != 0) return false;
+  }
+  for (; i < n; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
 uint8_t EncodePayload(int level, const void* data, size_t n, std::string* out) {
   if (level > 0) {
     out->resize(ZSTD_compressBound(n));

@@ -13,6 +13,9 @@
 
 namespace rpfs::journal {
 
+// True if data[0,n) is all zero bytes: such blocks are stored as a flag.
+bool IsAllZero(const void* data, size_t n);
+
 // Compresses data[0,n) at `level` (0 = store) into *out; returns the
 // record flags describing *out (kZstd or 0).
 uint8_t EncodePayload(int level, const void* data, size_t n, std::string* out);

@@ -14,6 +14,16 @@ export RPFS_VAULT=$work/vault
 
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 
+# expect_at IMAGE MIB_OFFSET MIB_COUNT DATA WHAT: the image holds DATA there.
+expect_at() {
+  if cmp -s <(dd if="$work/$1" bs=1M skip="$2" count="$3" status=none) "$work/$4"; then
+    echo "$1 at $2 MiB holds $5 byte for byte"
+  else
+    echo "MISMATCH: $1 does not hold $5" >&2
+    exit 1
+  fi
+}
+
 echo "== rpfs demo in $work"
 step "$rpfs" init "$RPFS_VAULT"
 step "$rpfs" group create web --retention 72h --crash-every 5m --app-every 4h
@@ -33,21 +43,11 @@ step "$rpfs" point list web
 
 echo; echo "== export the point taken before the overwrite: it still holds the old bytes"
 step "$rpfs" export iis1/disk0 --point before-patch --format raw "$work/before.raw"
-if cmp -s <(dd if="$work/before.raw" bs=1M skip=1 count=8 status=none) "$work/v1.bin"; then
-  echo "before.raw at 1 MiB matches the first write byte for byte"
-else
-  echo "MISMATCH: before.raw does not hold the first write" >&2
-  exit 1
-fi
+expect_at before.raw 1 8 v1.bin "the first write"
 echo "apparent size $(stat -c %s "$work/before.raw") bytes, allocated $(( $(stat -c %b "$work/before.raw") * 512 )) bytes (sparse)"
 
 step "$rpfs" export iis1/disk0 --point latest-app --format raw "$work/latest.raw"
-if cmp -s <(dd if="$work/latest.raw" bs=1M skip=2 count=2 status=none) "$work/v2.bin"; then
-  echo "latest.raw at 2 MiB holds the second write"
-else
-  echo "MISMATCH: latest.raw does not hold the second write" >&2
-  exit 1
-fi
+expect_at latest.raw 2 2 v2.bin "the second write"
 
 echo; echo "== check every checksum and every index entry"
 step "$rpfs" verify --deep

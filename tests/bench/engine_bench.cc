@@ -189,38 +189,44 @@ struct WriteTiming {
 // write phase starts, so one side does not pay for the other's writeback.
 void SettleDirtyPages() { ::sync(); }
 
-WriteTiming PlainSeqWrite(const std::string& path, const DataPool& pool, uint64_t bytes) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  CheckSys(fd >= 0, "create " + path);
+// Times a write loop and the one sync that ends it, after settling dirty
+// pages from earlier phases.
+template <class Loop, class Sync>
+WriteTiming TimeWrites(Loop loop, Sync sync) {
   SettleDirtyPages();
   WriteTiming t;
   auto start = Clock::now();
-  for (uint64_t off = 0, i = 0; off < bytes; off += kChunk, ++i) {
-    PwriteFully(fd, pool.Slice(i), std::min<uint64_t>(kChunk, bytes - off), off, path);
-  }
+  loop();
   auto looped = Clock::now();
-  CheckSys(::fsync(fd) == 0, "fsync " + path);
-  auto synced = Clock::now();
+  sync();
   t.loop_s = Seconds(looped - start);
-  t.sync_s = Seconds(synced - looped);
+  t.sync_s = Seconds(Clock::now() - looped);
+  return t;
+}
+
+WriteTiming PlainSeqWrite(const std::string& path, const DataPool& pool, uint64_t bytes) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  CheckSys(fd >= 0, "create " + path);
+  WriteTiming t = TimeWrites(
+      [&] {
+        for (uint64_t off = 0, i = 0; off < bytes; off += kChunk, ++i) {
+          PwriteFully(fd, pool.Slice(i), std::min<uint64_t>(kChunk, bytes - off), off, path);
+        }
+      },
+      [&] { CheckSys(::fsync(fd) == 0, "fsync " + path); });
   ::close(fd);
   return t;
 }
 
 WriteTiming EngineSeqWrite(Vault& vault, const Disk& disk, const DataPool& pool, uint64_t bytes) {
-  SettleDirtyPages();
-  WriteTiming t;
-  auto start = Clock::now();
-  for (uint64_t off = 0, i = 0; off < bytes; off += kChunk, ++i) {
-    Check(vault.Write(disk.id, off, pool.Slice(i), std::min<uint64_t>(kChunk, bytes - off)),
-          "write " + disk.name);
-  }
-  auto looped = Clock::now();
-  Check(vault.Sync(), "sync");
-  auto synced = Clock::now();
-  t.loop_s = Seconds(looped - start);
-  t.sync_s = Seconds(synced - looped);
-  return t;
+  return TimeWrites(
+      [&] {
+        for (uint64_t off = 0, i = 0; off < bytes; off += kChunk, ++i) {
+          Check(vault.Write(disk.id, off, pool.Slice(i), std::min<uint64_t>(kChunk, bytes - off)),
+                "write " + disk.name);
+        }
+      },
+      [&] { Check(vault.Sync(), "sync"); });
 }
 
 WriteTiming PlainRandWrite(const std::string& path, uint64_t region_bytes,
@@ -228,35 +234,26 @@ WriteTiming PlainRandWrite(const std::string& path, uint64_t region_bytes,
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   CheckSys(fd >= 0, "create " + path);
   CheckSys(::ftruncate(fd, static_cast<off_t>(region_bytes)) == 0, "ftruncate " + path);
-  SettleDirtyPages();
-  WriteTiming t;
-  auto start = Clock::now();
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    PwriteFully(fd, pool.Slice(i), kBlock, offsets[i], path);
-  }
-  auto looped = Clock::now();
-  CheckSys(::fsync(fd) == 0, "fsync " + path);
-  auto synced = Clock::now();
-  t.loop_s = Seconds(looped - start);
-  t.sync_s = Seconds(synced - looped);
+  WriteTiming t = TimeWrites(
+      [&] {
+        for (size_t i = 0; i < offsets.size(); ++i) {
+          PwriteFully(fd, pool.Slice(i), kBlock, offsets[i], path);
+        }
+      },
+      [&] { CheckSys(::fsync(fd) == 0, "fsync " + path); });
   ::close(fd);
   return t;
 }
 
 WriteTiming EngineRandWrite(Vault& vault, const Disk& disk, const std::vector<uint64_t>& offsets,
                             const DataPool& pool) {
-  SettleDirtyPages();
-  WriteTiming t;
-  auto start = Clock::now();
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    Check(vault.Write(disk.id, offsets[i], pool.Slice(i), kBlock), "write " + disk.name);
-  }
-  auto looped = Clock::now();
-  Check(vault.Sync(), "sync");
-  auto synced = Clock::now();
-  t.loop_s = Seconds(looped - start);
-  t.sync_s = Seconds(synced - looped);
-  return t;
+  return TimeWrites(
+      [&] {
+        for (size_t i = 0; i < offsets.size(); ++i) {
+          Check(vault.Write(disk.id, offsets[i], pool.Slice(i), kBlock), "write " + disk.name);
+        }
+      },
+      [&] { Check(vault.Sync(), "sync"); });
 }
 
 // The untimed pass that warms both sides' caches and checks that the

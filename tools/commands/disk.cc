@@ -9,17 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "journal/payload_codec.h"
 #include "tools/commands/commands.h"
 
 namespace rpfs::tools {
 namespace {
-
-bool AllZero(const char* p, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    if (p[i] != 0) return false;
-  }
-  return true;
-}
 
 // Copies file bytes [0, size) into the disk at `at`, skipping holes and,
 // when skip_zero, all-zero blocks (a fresh disk reads them as zeros).
@@ -53,12 +47,14 @@ Status CopyIn(catalog::Vault& v, const catalog::Disk& d, int fd, uint64_t size, 
       size_t i = 0;
       while (i < want) {
         size_t n = std::min(bs, want - i);
-        if (AllZero(buf.data() + i, n)) {
+        if (journal::IsAllZero(buf.data() + i, n)) {
           i += n;
           continue;
         }
         size_t j = i + n;
-        while (j < want && !AllZero(buf.data() + j, std::min(bs, want - j))) j += std::min(bs, want - j);
+        while (j < want && !journal::IsAllZero(buf.data() + j, std::min(bs, want - j))) {
+          j += std::min(bs, want - j);
+        }
         RPFS_RETURN_IF_ERROR(v.Write(d.id, at + pos + i, buf.data() + i, j - i));
         i = j;
       }
