@@ -112,6 +112,7 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
   m.max_segment_bytes = options.max_segment_bytes;
   m.created_ns = v->clock_();
   m.passphrase_hash = options.passphrase_hash;
+  v->encoder_ = std::make_unique<journal::BlockEncoder>(m.compression_level);
   journal::JournalOptions jo;
   jo.max_segment_bytes = m.max_segment_bytes;
   RPFS_RETURN_IF_ERROR(journal::Journal::Create(dir + "/journal", m.id, jo, &v->journal_));
@@ -143,6 +144,7 @@ Status Vault::Open(const std::string& dir, const OpenOptions& options,
   Status s = v->catalog_->LoadMeta(&v->meta_);
   if (s.IsNotFound()) return Status::Corruption("vault " + dir + ": catalog has no vault meta");
   RPFS_RETURN_IF_ERROR(s);
+  v->encoder_ = std::make_unique<journal::BlockEncoder>(v->meta_.compression_level);
   RPFS_RETURN_IF_ERROR(v->LoadRows());
   RPFS_RETURN_IF_ERROR(v->Recover());
   *out = std::move(v);

@@ -28,6 +28,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/rows.h"
+#include "journal/block_encoder.h"
 #include "journal/journal.h"
 
 namespace rpfs::catalog {
@@ -141,7 +142,10 @@ class Vault {
   Status IndexRecord(const journal::RecordHeader& h, const std::string& payload,
                      const journal::RecordLocation& loc);
   Status FlushIndexLocked();
-  Status WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data, size_t n);
+  // `full` holds the encoded whole blocks of the request, from block
+  // `first_full` on; partial blocks are merged and encoded here.
+  Status WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data, size_t n,
+                     const journal::EncodedBlock* full, uint64_t first_full, size_t full_count);
   uint64_t NextTimeLocked();
   void NoteTimeLocked(uint64_t time_ns, uint64_t seq);
   Status PutRowDurably(const std::function<Status(Txn&)>& fn);
@@ -152,6 +156,7 @@ class Vault {
   int lock_fd_ = -1;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<journal::BlockEncoder> encoder_;
   std::vector<std::string> recovery_notes_;
 
   mutable std::mutex write_mu_;  // serializes writes, points, row changes, flushes

@@ -85,22 +85,34 @@ std::vector<uint32_t> Journal::Segments() const {
 }
 
 Status Journal::Roll(uint64_t next_seq) {
-  RPFS_RETURN_IF_ERROR(writer_->Sync());
-  synced_ = EndLocked();
+  RPFS_RETURN_IF_ERROR(writer_->Flush());
+  if (sealing_) RPFS_RETURN_IF_ERROR(FinishSealLocked());  // at most one owed
   SegmentHeader h;
   h.segment = writer_->segment() + 1;
   h.vault_id = id_;
   h.first_seq = next_seq;
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
+  w->set_write_behind(false);
+  sealing_ = std::move(writer_);
   writer_ = std::move(w);
   segments_.push_back(h.segment);
   PublishFlushedLocked();
   return Status::OK();
 }
 
+Status Journal::FinishSealLocked() {
+  if (::fdatasync(sealing_->fd()) != 0) return Status::FromErrno(errno, "fdatasync " + sealing_->path());
+  sealing_.reset();
+  writer_->set_write_behind(true);
+  return Status::OK();
+}
+
 Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocation* loc) {
   std::lock_guard<std::mutex> l(mu_);
+  // Settle a deferred seal before appending, so a failure rejects this
+  // record rather than leaving it half-accepted.
+  if (sealing_ && writer_->flushed() >= kSealAfter) RPFS_RETURN_IF_ERROR(FinishSealLocked());
   uint64_t total = kRecordHeaderSize + uint64_t{h.payload_len};
   if (writer_->size() + total > options_.max_segment_bytes &&
       writer_->size() > kSegmentHeaderSize) {
@@ -128,13 +140,24 @@ Status Journal::Sync() {
   Status s = writer_->Flush();
   PublishFlushedLocked();
   std::shared_ptr<SegmentWriter> w = writer_;
+  std::shared_ptr<SegmentWriter> sealed = sealing_;  // whole: it was flushed at the roll
   JournalPos reached = EndLocked();
   if (s.ok()) {
     l.unlock();
-    if (::fdatasync(w->fd()) != 0) s = Status::FromErrno(errno, "fdatasync " + w->path());
+    // The sealed segment first: a record must never be durable while an
+    // older one is not.
+    if (sealed && ::fdatasync(sealed->fd()) != 0) {
+      s = Status::FromErrno(errno, "fdatasync " + sealed->path());
+    } else if (::fdatasync(w->fd()) != 0) {
+      s = Status::FromErrno(errno, "fdatasync " + w->path());
+    }
     l.lock();
   }
   syncing_ = false;
+  if (s.ok() && sealed && sealing_ == sealed) {
+    sealing_.reset();
+    writer_->set_write_behind(true);
+  }
   if (s.ok() && reached > synced_) synced_ = reached;
   sync_done_.notify_all();
   return s;

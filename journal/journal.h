@@ -3,12 +3,17 @@
 //
 // Append() is buffered and returns at once; Sync() makes every record
 // appended before it durable, and concurrent Sync() calls share one
-// fdatasync (group commit). Read() serves any record by location, from
-// the file or, if not yet flushed, from the append buffer.
-// Open() recovers: it scans the newest segment (and any segment at or
-// after `replay_from`), hands every record at or after `replay_from` to a
-// visitor so the catalog can index it, and cuts a torn tail, reporting the
-// bytes dropped. A bad record anywhere else is corruption and fails Open.
+// fdatasync (group commit). A full segment is sealed without waiting for
+// the disk: its fdatasync is deferred until the next Sync() or until the
+// new segment has kSealAfter bytes in its file (by then the write-behind
+// has done the work), and the new segment holds its own write-behind back
+// until then, so it does not reach the disk before its predecessor. At
+// most one sealed segment is ever not yet durable. Read() serves any
+// record by location, from the file or, if not yet flushed, from the
+// append buffer. Open() recovers (see recovery.h): it scans the newest
+// segment (and any segment at or after `replay_from`), hands every record
+// at or after `replay_from` to a visitor so the catalog can index it, and
+// cuts a torn tail, reporting the bytes dropped.
 // Thread-safe.
 #pragma once
 
@@ -94,6 +99,9 @@ class Journal {
   JournalPos EndLocked() const;
   void PublishFlushedLocked();
   Status Roll(uint64_t next_seq);  // seals the current segment, starts a new one
+  Status FinishSealLocked();       // makes sealing_ durable
+
+  static constexpr uint64_t kSealAfter = 8ull << 20;
   Status ReadFd(uint32_t segment, int* fd);
   bool MaybeBuffered(const RecordLocation& loc) const;
 
@@ -101,9 +109,10 @@ class Journal {
   const VaultId id_;
   const JournalOptions options_;
 
-  mutable std::mutex mu_;  // guards writer_, synced_, syncing_, segments_
+  mutable std::mutex mu_;  // guards writer_, sealing_, synced_, syncing_, segments_
   std::condition_variable sync_done_;
   std::shared_ptr<SegmentWriter> writer_;
+  std::shared_ptr<SegmentWriter> sealing_;  // sealed, fdatasync still owed
   std::vector<uint32_t> segments_;
   JournalPos synced_;
   bool syncing_ = false;

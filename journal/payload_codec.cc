@@ -40,17 +40,13 @@ bool IsAllZero(const void* data, size_t n) {
   return true;
 }
 
-uint8_t EncodePayload(int level, const void* data, size_t n, std::string* out) {
-  if (level > 0) {
-    out->resize(ZSTD_compressBound(n));
-    size_t got = ZSTD_compressCCtx(ThreadContexts().c, out->data(), out->size(), data, n, level);
-    if (!ZSTD_isError(got) && got < n) {
-      out->resize(got);
-      return kZstd;
-    }
-  }
-  out->assign(static_cast<const char*>(data), n);
-  return 0;
+bool CompressPayload(int level, const void* data, size_t n, size_t max_out, std::string* out) {
+  // A destination of max_out bytes: zstd gives up as soon as it cannot fit.
+  out->resize(max_out);
+  size_t got = ZSTD_compressCCtx(ThreadContexts().c, out->data(), out->size(), data, n, level);
+  if (ZSTD_isError(got)) return false;
+  out->resize(got);
+  return true;
 }
 
 Status DecodePayload(uint8_t flags, const void* payload, size_t payload_len, void* out,

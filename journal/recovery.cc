@@ -45,6 +45,23 @@ bool ValidRecordFollows(int fd, uint64_t file_size, uint64_t bad) {
   return r.Next(&h, &payload, &off, &why) == SegmentReader::Result::kRecord;
 }
 
+// True if the segment at `path` holds a valid record after its header:
+// then it cannot be a roll whose predecessor never became durable.
+bool HoldsRecords(const std::string& path) {
+  Fd fd;
+  fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd.fd < 0 || ::fstat(fd.fd, &st) != 0) return true;  // unknown: assume it does
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  SegmentReader r(fd.fd, size, kSegmentHeaderSize);
+  RecordHeader h;
+  std::string payload, why;
+  uint64_t off;
+  SegmentReader::Result got = r.Next(&h, &payload, &off, &why);
+  return got == SegmentReader::Result::kRecord ||
+         (got == SegmentReader::Result::kBad && ValidRecordFollows(fd.fd, size, r.offset()));
+}
+
 }  // namespace
 
 Status ListSegments(const std::string& dir, std::vector<uint32_t>* segments) {
@@ -86,12 +103,18 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
     segments->pop_back();
   }
   const uint32_t last = segments->back();
+  // The segment before the newest may be sealed but not yet durable (its
+  // fdatasync is deferred, see Journal): a crash can tear its tail while
+  // the newest holds nothing yet.
+  const uint32_t sealed = segments->size() > 1 ? (*segments)[segments->size() - 2] : 0;
+  uint32_t sealed_scanned = 0;  // == sealed once its records were read
   for (uint32_t seg : *segments) {
     if (seg < replay_from.segment && seg != last) continue;
     std::string name = SegmentFileName(seg);
     std::string path = dir + "/" + name;
     Fd fd;
-    fd.fd = ::open(path.c_str(), seg == last ? O_RDWR | O_CLOEXEC : O_RDONLY | O_CLOEXEC);
+    const int mode = seg == last || seg == sealed ? O_RDWR : O_RDONLY;
+    fd.fd = ::open(path.c_str(), mode | O_CLOEXEC);
     if (fd.fd < 0) return Status::FromErrno(errno, "open " + path);
     struct stat st;
     if (::fstat(fd.fd, &st) != 0) return Status::FromErrno(errno, "stat " + path);
@@ -103,6 +126,13 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
     }
     if (!(sh.vault_id == id)) {
       return Status::Corruption(Where(seg, 0) + ": segment belongs to vault " + sh.vault_id.ToHex());
+    }
+    const bool after_scanned_seal = seg == last && sealed != 0 && sealed_scanned == sealed;
+    if (after_scanned_seal && sh.first_seq > report->last_seq + 1 && HoldsRecords(path)) {
+      // The sealed segment ends early, yet newer records reached the disk.
+      return Status::Corruption(Where(seg, 0) + ": starts at seq " + std::to_string(sh.first_seq) +
+                                " but segment " + SegmentFileName(sealed) + " ends at seq " +
+                                std::to_string(report->last_seq));
     }
     if (seg == last && sh.first_seq > 0) report->last_seq = sh.first_seq - 1;
 
@@ -125,6 +155,26 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
     }
     if (r == SegmentReader::Result::kBad) {
       uint64_t bad = reader.offset();
+      const std::string newest = dir + "/" + SegmentFileName(last);
+      const bool torn_seal = seg == sealed && !ValidRecordFollows(fd.fd, size, bad) &&
+                             !HoldsRecords(newest);
+      if (torn_seal) {
+        // Nothing after the tear was ever synced (Sync makes the sealed
+        // segment durable first): cut it and drop the empty newest one.
+        struct stat nst;
+        uint64_t newest_size = 0;
+        if (::stat(newest.c_str(), &nst) == 0) newest_size = static_cast<uint64_t>(nst.st_size);
+        if (::ftruncate(fd.fd, static_cast<off_t>(bad)) != 0 || ::fdatasync(fd.fd) != 0) {
+          return Status::FromErrno(errno, "cut torn tail of " + path);
+        }
+        if (::unlink(newest.c_str()) != 0) return Status::FromErrno(errno, "remove " + newest);
+        segments->pop_back();
+        report->dropped_bytes += size - bad + newest_size;
+        report->dropped_where = Where(seg, bad) + ": " + why + " (and the empty segment " +
+                                SegmentFileName(last) + " after it)";
+        report->end = JournalPos{seg, bad};
+        return Status::OK();
+      }
       if (seg != last || ValidRecordFollows(fd.fd, size, bad)) {
         return Status::Corruption(Where(seg, bad) + ": " + why);
       }
@@ -134,6 +184,7 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
       report->dropped_bytes += size - bad;
       report->dropped_where = Where(seg, bad) + ": " + why;
     }
+    if (seg == sealed) sealed_scanned = seg;
     if (seg == last) report->end = JournalPos{seg, reader.offset()};
   }
   return Status::OK();

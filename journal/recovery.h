@@ -5,9 +5,13 @@
 // surviving seq); older segments only from `replay_from`. Records at or
 // after replay_from go to the visitor. A bad record in the newest segment
 // with nothing valid after it is a torn tail: the file is cut there and
-// the report says how many bytes were dropped and where. A bad record
-// followed by a valid one, or a bad record in an older segment, is
-// corruption: recovery stops and says where.
+// the report says how many bytes were dropped and where. The segment
+// before the newest may have been sealed without its fdatasync (Journal
+// defers it): a torn tail there, with no valid record after it and none
+// in the newest segment, is cut the same way and the empty newest segment
+// goes. A bad record followed by a valid one, a bad record in any older
+// segment, or a sealed segment ending early while the newest holds
+// records, is corruption: recovery stops and says where.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +26,7 @@ namespace rpfs::journal {
 Status ListSegments(const std::string& dir, std::vector<uint32_t>* segments);
 
 // May drop the newest segment from *segments if its header never became
-// durable (a crash while rolling).
+// durable (a crash while rolling) or it is empty after a torn seal.
 Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32_t>* segments,
                    JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report);
 

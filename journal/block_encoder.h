@@ -1,0 +1,54 @@
+// BlockEncoder: turns whole blocks into record payloads (zero flag, zstd,
+// or stored as they are), before the writer takes the journal lock.
+//
+// Compression is adaptive, per stream (a disk): a block that zstd cannot
+// shrink by at least an eighth is stored as it is, and the next blocks of
+// that stream skip the attempt, for a stretch that doubles with every
+// further failure (up to 64 blocks). Already-compressed or encrypted guest
+// data then costs one try in 65 instead of a full zstd pass per block,
+// which at 4 KiB blocks is most of the write path's CPU. The first
+// compressible block resets the stretch. Storing near-incompressible
+// blocks as they are also keeps their reads free of decompression.
+//
+// Thread-safe: the adaptive state is per stream slot and lock-free; racing
+// writers of one stream may both try, which costs time, never correctness.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace rpfs::journal {
+
+struct EncodedBlock {
+  uint8_t flags = 0;           // record flags: kZero, kZstd or 0 (stored)
+  const char* body = nullptr;  // the payload: into `compressed` or the caller's data
+  uint32_t body_len = 0;
+  std::string compressed;      // owns a zstd payload; capacity reused
+};
+
+class BlockEncoder {
+ public:
+  explicit BlockEncoder(int level) : level_(level) {}
+
+  // Encodes data[0,n) for `stream`. out->body may point into `data`,
+  // which must outlive the use of *out.
+  void Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out);
+
+  // Encodes `count` consecutive blocks of `block_size` bytes, spread over
+  // all cores when there are enough of them to pay for it.
+  void EncodeRun(uint32_t stream, const char* data, size_t count, size_t block_size,
+                 EncodedBlock* out);
+
+ private:
+  struct Gate {
+    std::atomic<uint32_t> skip{0};     // attempts still to skip
+    std::atomic<uint32_t> stretch{0};  // the next skip after a failure
+  };
+  int level_;
+  std::array<Gate, 64> gates_;  // by stream % 64
+};
+
+}  // namespace rpfs::journal
