@@ -90,6 +90,7 @@ class Vault {
 
   // Disks. Sizes are bytes, rounded up to the block size.
   Status CreateDisk(const std::string& name, uint64_t size, const std::string& group, Disk* disk);
+  Status RemoveDisk(const std::string& name);  // its row only; data is garbage (vault_remove_disk.cc)
   Status FindDisk(const std::string& name, Disk* disk) const;
   Status GetDisk(uint32_t id, Disk* disk) const;
   std::vector<Disk> ListDisks() const;

@@ -278,7 +278,7 @@ Status CheckDescriptorParams(const DescriptorParams& p) {
   if (!name_ok) {
     // The name is not echoed: it may hold the very characters that broke it.
     return Status::InvalidArgument(
-        "vmdk descriptor: flat file name must be 1-255 bytes, not '.' or '..', without '/', "
+        "vmdk descriptor: extent file name must be 1-255 bytes, not '.' or '..', without '/', "
         "'\\', '\"' or control characters");
   }
   if (!OneOf(p.adapter_type, kAdapterTypes)) {
@@ -296,7 +296,16 @@ Status CheckDescriptorParams(const DescriptorParams& p) {
   return Status::OK();
 }
 
-std::string MonolithicFlatDescriptor(const DescriptorParams& p) {
+std::string_view CreateTypeName(VmdkSubformat subformat) {
+  switch (subformat) {
+    case VmdkSubformat::kMonolithicFlat: return "monolithicFlat";
+    case VmdkSubformat::kMonolithicSparse: return "monolithicSparse";
+    case VmdkSubformat::kStreamOptimized: return "streamOptimized";
+  }
+  return "monolithicFlat";
+}
+
+std::string GenerateDescriptor(VmdkSubformat subformat, const DescriptorParams& p) {
   if (!CheckDescriptorParams(p).ok()) return std::string();
   const uint64_t sectors = p.capacity_bytes / kSectorSize;
   // qemu block/vmdk.c vmdk_co_do_create(): 16 heads for IDE, 255 otherwise;
@@ -305,6 +314,9 @@ std::string MonolithicFlatDescriptor(const DescriptorParams& p) {
   const uint64_t cylinders = p.capacity_bytes / (kSectorsPerTrack * heads * kSectorSize);
   char cid[9];
   std::snprintf(cid, sizeof(cid), "%08" PRIx32, p.cid);
+  // A flat extent names its start sector in the file; a sparse one does not
+  // (its header says where everything is).
+  const bool flat = subformat == VmdkSubformat::kMonolithicFlat;
 
   std::string out;
   out.reserve(512);
@@ -315,10 +327,13 @@ std::string MonolithicFlatDescriptor(const DescriptorParams& p) {
   out += cid;
   out += "\n";
   out += "parentCID=ffffffff\n";
-  out += "createType=\"monolithicFlat\"\n";
+  out += "createType=\"";
+  out += CreateTypeName(subformat);
+  out += "\"\n";
   out += "\n";
   out += "# Extent description\n";
-  out += "RW " + std::to_string(sectors) + " FLAT \"" + p.flat_file_name + "\" 0\n";
+  out += "RW " + std::to_string(sectors) + (flat ? " FLAT \"" : " SPARSE \"") +
+         p.flat_file_name + (flat ? "\" 0\n" : "\"\n");
   out += "\n";
   out += "# The Disk Data Base\n";
   out += "#DDB\n";
@@ -330,6 +345,10 @@ std::string MonolithicFlatDescriptor(const DescriptorParams& p) {
   out += Quoted("ddb.adapterType", p.adapter_type);
   if (p.uuid) out += Quoted("ddb.uuid", FormatUuid(*p.uuid));
   return out;
+}
+
+std::string MonolithicFlatDescriptor(const DescriptorParams& p) {
+  return GenerateDescriptor(VmdkSubformat::kMonolithicFlat, p);
 }
 
 uint32_t DescriptorCid(std::string_view disk_name, uint64_t created_ns) {

@@ -1,6 +1,9 @@
-// The text of DISK.vmdk: the monolithicFlat descriptor every disk of the
-// mount shows next to its raw extent DISK-flat.vmdk (DESIGN.md §2), and the
-// check the daemon runs on a descriptor a client wrote back.
+// The text of a VMDK descriptor, for the mount and for `rpfs export`: the
+// monolithicFlat descriptor every disk of the mount shows next to its raw
+// extent DISK-flat.vmdk (DESIGN.md §2) and that `export --format vmdk-flat`
+// writes, the descriptor embedded in the monolithicSparse and
+// streamOptimized images of `export --format vmdk-sparse|vmdk-stream`, and
+// the check the daemon runs on a descriptor a client wrote back.
 //
 // The descriptor we generate (VMware "Virtual Disk Format 5.0", "The
 // Descriptor File"; the same shape qemu block/vmdk.c writes), every line
@@ -11,10 +14,13 @@
 //   encoding="UTF-8"
 //   CID=<8 hex digits>                       content id, DescriptorCid()
 //   parentCID=ffffffff                       no parent
-//   createType="monolithicFlat"
+//   createType="<subformat>"                 monolithicFlat, monolithicSparse
+//                                            or streamOptimized
 //
 //   # Extent description
-//   RW <capacity/512> FLAT "<flat file>" 0   access, sectors, type, file, offset
+//   RW <capacity/512> FLAT "<file>" 0        monolithicFlat: the raw extent
+//   RW <capacity/512> SPARSE "<file>"        the sparse subformats: the image
+//                                            file itself (no offset)
 //
 //   # The Disk Data Base
 //   #DDB
@@ -27,7 +33,9 @@
 //   ddb.uuid = "xx xx xx xx xx xx xx xx-xx xx xx xx xx xx xx xx"   (optional)
 //
 // "version=1" must be the first line that is neither blank nor a comment:
-// that is how qemu and VMware tell a descriptor from a binary image.
+// that is how qemu and VMware tell a descriptor from a binary image. In a
+// sparse image the descriptor sits in the sectors the sparse header points
+// at; the header, not this text, is what readers map the disk by.
 //
 // Geometry follows qemu's vmdk_co_do_create(): H = 16 for the "ide" adapter
 // and 255 for every other adapter (what VMware uses for SCSI), 63 sectors a
@@ -53,11 +61,19 @@
 
 namespace rpfs::fs {
 
+// The createType values we write.
+enum class VmdkSubformat { kMonolithicFlat, kMonolithicSparse, kStreamOptimized };
+
+// "monolithicFlat", "monolithicSparse", "streamOptimized".
+std::string_view CreateTypeName(VmdkSubformat subformat);
+
 struct DescriptorParams {
   // Disk size; a positive multiple of 512.
   uint64_t capacity_bytes = 0;
-  // The extent file's name, relative to the descriptor's directory
-  // ("disk0-flat.vmdk"): no '/', '\\', '"' or control characters.
+  // The extent file's name, relative to the descriptor's directory: the raw
+  // extent of monolithicFlat ("disk0-flat.vmdk"), or for the sparse
+  // subformats the image file itself ("disk0.vmdk"). No '/', '\\', '"' or
+  // control characters. (Named for the mount's flat extent, its first use.)
   std::string flat_file_name;
   // Content id; see DescriptorCid().
   uint32_t cid = 0;
@@ -74,8 +90,11 @@ struct DescriptorParams {
 // a descriptor.
 Status CheckDescriptorParams(const DescriptorParams& p);
 
-// The descriptor text described above, or "" when CheckDescriptorParams(p)
-// fails.
+// The descriptor text described above for `subformat`, or "" when
+// CheckDescriptorParams(p) fails.
+std::string GenerateDescriptor(VmdkSubformat subformat, const DescriptorParams& p);
+
+// GenerateDescriptor(VmdkSubformat::kMonolithicFlat, p): what the mount shows.
 std::string MonolithicFlatDescriptor(const DescriptorParams& p);
 
 // A CID that stays the same for one disk identity (its name and creation

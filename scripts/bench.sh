@@ -9,6 +9,11 @@
 # with fio: rpfs vs libfuse's passthrough_ll vs the plain file system; see
 # that script for its settings (RPFS_BENCH_FUSE_MIB, ...). RPFS_BENCH_FUSE=0
 # skips it.
+#
+# Last, scripts/image_bench.sh times `rpfs disk import` and `rpfs export`
+# (raw, vmdk-flat, vmdk-sparse, vmdk-stream) of a 2 GiB image against
+# `qemu-img convert` of the same file; see that script for its settings.
+# RPFS_BENCH_IMAGE=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${RPFS_BUILD_DIR:-build}
@@ -24,4 +29,8 @@ rm -rf "$scratch"
 
 if [ "${RPFS_BENCH_FUSE:-1}" != 0 ]; then
   scripts/fuse_bench.sh
+fi
+
+if [ "${RPFS_BENCH_IMAGE:-1}" != 0 ]; then
+  scripts/image_bench.sh
 fi

@@ -8,6 +8,8 @@ packages=(
   libfuse3-dev fuse3 liblmdb-dev lmdb-utils libzstd-dev libssl-dev zlib1g-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev
   qemu-utils fio e2fsprogs
+  # libFuzzer targets of the image readers (scripts/fuzz.sh): clang and its runtime
+  clang libclang-rt-14-dev
 )
 
 missing=()

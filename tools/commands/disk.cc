@@ -9,8 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fs/image_reader.h"
 #include "journal/payload_codec.h"
 #include "tools/commands/commands.h"
+#include "tools/image_import.h"
 
 namespace rpfs::tools {
 namespace {
@@ -74,14 +76,6 @@ Status OpenInput(const std::string& path, int* fd, uint64_t* size) {
   return Status::OK();
 }
 
-// VMDK files start with a sparse magic or a text descriptor.
-bool LooksLikeVmdk(int fd) {
-  char head[32] = {};
-  if (::pread(fd, head, sizeof head, 0) < 4) return false;
-  return std::memcmp(head, "KDMV", 4) == 0 || std::memcmp(head, "COWD", 4) == 0 ||
-         std::string_view(head, sizeof head).find("Disk DescriptorFile") != std::string_view::npos;
-}
-
 }  // namespace
 
 void RegisterDisk(CLI::App& app, Context* ctx) {
@@ -112,33 +106,44 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
   });
 
   CLI::App* import = disk->add_subcommand(
-      "import", "Create a disk from an image file (initial replication); reads raw images");
+      "import",
+      "Create a disk from an image file (initial replication). Reads raw images and VMDK: "
+      "monolithicFlat, twoGbMaxExtentFlat, vmfs, monolithicSparse, twoGbMaxExtentSparse, "
+      "streamOptimized. Holes and zero grains are not stored. A malformed file is refused "
+      "before anything changes");
   import->add_option("VM/DISK", a->name, "Disk name")->required();
-  import->add_option("FILE", a->file, "Raw disk image")->required();
+  import->add_option("FILE", a->file,
+                     "Raw image, VMDK descriptor (extent files next to it) or sparse/stream VMDK")
+      ->required();
   import->add_option("--group", a->group, "Protection group")->required();
   import->callback([a, ctx] {
-    int fd;
-    uint64_t size;
-    Status s = OpenInput(ctx->Path(a->file), &fd, &size);
-    if (!s.ok()) return ctx->Fail(s);
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
-    if (LooksLikeVmdk(fd)) {
-      return ctx->Fail(Status::InvalidArgument(
-          a->file + ": VMDK images are not supported yet; convert to raw first "
-                    "(qemu-img convert -O raw)"));
-    }
-    if (size == 0) return ctx->Fail(Status::InvalidArgument(a->file + " is empty"));
+    // Every piece of metadata is checked here, before the vault changes.
+    std::unique_ptr<fs::ImageReader> image;
+    Status s = fs::OpenImage(ctx->Path(a->file), a->file, &image);
+    if (!s.ok()) return ctx->Fail(AsInputError(s));
     std::shared_ptr<catalog::Vault> v;
     catalog::Disk d;
-    if (!(s = ctx->OpenVault(&v)).ok() || !(s = v->CreateDisk(a->name, size, a->group, &d)).ok() ||
-        !(s = CopyIn(*v, d, fd, size, 0, true, a->file)).ok()) {
+    if (!(s = ctx->OpenVault(&v)).ok() ||
+        !(s = v->CreateDisk(a->name, image->capacity(), a->group, &d)).ok()) {
       return ctx->Fail(s);
     }
-    ctx->out() << "imported " << a->file << " as " << d.name << " (" << FormatBytes(d.size)
-              << ")\n";
+    Progress progress("import " + d.name);
+    ImportResult r;
+    s = ImportImage(*v, d, *image, &r, [&](uint64_t done, uint64_t total) {
+      progress.Update(done, total);
+    });
+    if (!s.ok()) {
+      // Grain data (a bad deflate stream) is only checked while streaming:
+      // take the half-imported disk away again.
+      Status rm = v->RemoveDisk(d.name);
+      if (!rm.ok()) {
+        ctx->err() << "rpfs: removing the half-imported disk " << d.name
+                   << " failed: " << rm.message() << std::endl;
+      }
+      return ctx->Fail(s);
+    }
+    ctx->out() << "imported " << a->file << " (" << image->format() << ") as " << d.name << " ("
+              << FormatBytes(d.size) << ", " << FormatBytes(r.data_bytes) << " of data)\n";
   });
 
   CLI::App* write = disk->add_subcommand("write", "Write a file's bytes into a disk at an offset (journaled)");
@@ -150,7 +155,7 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
     Status s = ParseSize(a->offset, &offset);
     if (!s.ok()) return ctx->Fail(s);
     int fd;
-    uint64_t size;
+    uint64_t size = 0;
     if (!(s = OpenInput(ctx->Path(a->file), &fd, &size)).ok()) return ctx->Fail(s);
     struct Closer {
       int fd;

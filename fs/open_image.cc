@@ -1,0 +1,104 @@
+// OpenImage: tells a sparse extent, a descriptor and a raw image apart.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "fs/extent_readers.h"
+#include "fs/sparse_extent_format.h"
+#include "fs/sparse_vmdk_reader.h"
+#include "fs/vmdk_descriptor_parser.h"
+
+namespace rpfs::fs {
+namespace {
+
+// As qemu's probe: skipping blank and '#' lines, the first line is a
+// `version` key.
+bool LooksLikeDescriptor(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    size_t i = line.find_first_not_of(" \t\r");
+    if (i == std::string_view::npos || line[i] == '#') continue;
+    line.remove_prefix(i);
+    if (line.substr(0, 7) != "version") return false;
+    line.remove_prefix(7);
+    i = line.find_first_not_of(" \t");
+    return i != std::string_view::npos && line[i] == '=';
+  }
+  return false;
+}
+
+// A monolithic sparse file's own descriptor must agree with its header.
+Status CheckEmbeddedDescriptor(const SparseVmdkReader& r) {
+  const SparseHeader& h = r.header();
+  if (h.descriptor_bytes == 0) return Status::OK();
+  const ByteSource& src = r.source();
+  std::string text(h.descriptor_bytes, '\0');
+  RPFS_RETURN_IF_ERROR(src.ReadAt(h.descriptor_offset, text.size(), text.data(), "descriptor"));
+  VmdkDescriptor d;
+  RPFS_RETURN_IF_ERROR(ParseVmdkDescriptor(text, src.name(), h.descriptor_offset, &d));
+  if (d.parent_cid != 0xffffffffu || !d.parent_file_name_hint.empty()) {
+    return Status::InvalidArgument(src.name() + ": descriptor at offset " +
+                                   std::to_string(h.descriptor_offset) +
+                                   ": a child disk (it has a parent) cannot be imported alone");
+  }
+  if (d.total_sectors * 512 != h.capacity) {
+    return Status::InvalidArgument(src.name() + ": descriptor at offset " +
+                                   std::to_string(h.descriptor_offset) + ": extents add up to " +
+                                   std::to_string(d.total_sectors) +
+                                   " sectors but the header's capacity is " +
+                                   std::to_string(h.capacity / 512));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status OpenSparseImage(std::unique_ptr<ByteSource> src, std::unique_ptr<ImageReader>* out) {
+  std::unique_ptr<SparseVmdkReader> sparse;
+  RPFS_RETURN_IF_ERROR(SparseVmdkReader::Open(std::move(src), &sparse));
+  RPFS_RETURN_IF_ERROR(CheckEmbeddedDescriptor(*sparse));
+  *out = std::move(sparse);
+  return Status::OK();
+}
+
+Status OpenImage(const std::string& path, const std::string& name,
+                 std::unique_ptr<ImageReader>* out) {
+  std::unique_ptr<ByteSource> src;
+  RPFS_RETURN_IF_ERROR(OpenFileSource(path, name, &src));
+  const uint64_t size = src->size();
+  if (size == 0) return Status::InvalidArgument(name + " is empty");
+  char magic[4] = {};
+  if (size >= 4) RPFS_RETURN_IF_ERROR(src->ReadAt(0, 4, magic, "magic"));
+  if (std::memcmp(magic, "KDMV", 4) == 0 || std::memcmp(magic, "COWD", 4) == 0) {
+    return OpenSparseImage(std::move(src), out);
+  }
+  // A header whose magic is damaged still has the newline check bytes: a
+  // corrupt VMDK, not a raw image to import as is.
+  if (size >= 512) {
+    char check[4];
+    RPFS_RETURN_IF_ERROR(src->ReadAt(73, 4, check, "header"));
+    if (std::memcmp(check, "\n \r\n", 4) == 0) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "0x%x", LoadLE32(magic));
+      return Status::Corruption(name + ": header at offset 0: bad magic " + hex +
+                                ", not KDMV (the rest is a sparse VMDK header)");
+    }
+  }
+  if (size <= kMaxDescriptorBytes) {
+    std::string text(size, '\0');
+    RPFS_RETURN_IF_ERROR(src->ReadAt(0, text.size(), text.data(), "descriptor"));
+    if (LooksLikeDescriptor(text)) return OpenDescriptorImage(path, name, text, out);
+  }
+  if (size > kMaxImageCapacity) {
+    return Status::InvalidArgument(name + ": raw image of " + std::to_string(size) +
+                                   " bytes is over " + std::to_string(kMaxImageCapacity >> 40) +
+                                   " TiB");
+  }
+  *out = NewFlatReader(std::move(src), 0, size, "raw");
+  return Status::OK();
+}
+
+}  // namespace rpfs::fs

@@ -1,0 +1,77 @@
+// Flat byte ranges as disks: raw images, FLAT/VMFS extents, ZERO extents.
+#include <algorithm>
+#include <vector>
+
+#include "fs/extent_readers.h"
+
+namespace rpfs::fs {
+namespace {
+
+// Runs start on this boundary of the extent (a data region found by
+// SEEK_DATA is rounded down to it), so the vault gets whole blocks.
+constexpr uint64_t kRunAlign = 64 << 10;
+
+class FlatReader : public ImageReader {
+ public:
+  FlatReader(std::unique_ptr<ByteSource> src, uint64_t start, uint64_t length,
+             std::string format)
+      : src_(std::move(src)), start_(start), length_(length), format_(std::move(format)) {}
+
+  uint64_t capacity() const override { return length_; }
+  std::string format() const override { return format_; }
+
+  Status Next(ImageRun* run, bool* end) override {
+    if (pos_ < length_) {
+      uint64_t data = src_->NextData(start_ + pos_);
+      data = data < start_ ? 0 : data - start_;
+      pos_ = std::max(pos_, data / kRunAlign * kRunAlign);
+    }
+    if (pos_ >= length_) {
+      *end = true;
+      return Status::OK();
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, length_ - pos_));
+    if (buf_.size() < n) buf_.resize(n);
+    RPFS_RETURN_IF_ERROR(src_->ReadAt(start_ + pos_, n, buf_.data(), "extent data"));
+    run->offset = pos_;
+    run->data = buf_.data();
+    run->size = n;
+    pos_ += n;
+    *end = false;
+    return Status::OK();
+  }
+
+ private:
+  std::unique_ptr<ByteSource> src_;
+  const uint64_t start_, length_;
+  const std::string format_;
+  uint64_t pos_ = 0;
+  std::vector<char> buf_;
+};
+
+class ZeroReader : public ImageReader {
+ public:
+  explicit ZeroReader(uint64_t length) : length_(length) {}
+  uint64_t capacity() const override { return length_; }
+  std::string format() const override { return "zero"; }
+  Status Next(ImageRun*, bool* end) override {
+    *end = true;
+    return Status::OK();
+  }
+
+ private:
+  uint64_t length_;
+};
+
+}  // namespace
+
+std::unique_ptr<ImageReader> NewFlatReader(std::unique_ptr<ByteSource> src, uint64_t start,
+                                           uint64_t length, std::string format) {
+  return std::make_unique<FlatReader>(std::move(src), start, length, std::move(format));
+}
+
+std::unique_ptr<ImageReader> NewZeroReader(uint64_t length) {
+  return std::make_unique<ZeroReader>(length);
+}
+
+}  // namespace rpfs::fs

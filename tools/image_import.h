@@ -1,0 +1,35 @@
+// `rpfs disk import`: streams an image (fs/image_reader.h) into a disk
+// just created with the image's capacity.
+//
+// Runs are gathered into writes of up to kImportWriteBytes (4 MiB) and
+// split at all-zero blocks, which are not stored (a new disk reads them as
+// zeros), so Vault::Write gets big calls and holes and zero grains cost
+// nothing. Memory: one write buffer plus the reader's own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "catalog/vault.h"
+#include "fs/image_reader.h"
+
+namespace rpfs::tools {
+
+constexpr size_t kImportWriteBytes = size_t{4} << 20;
+
+struct ImportResult {
+  uint64_t data_bytes = 0;  // bytes written to the vault (non-zero blocks)
+};
+
+// Reads every run of `image` into `disk` and syncs. The image's errors
+// come back as InvalidArgument (a bad input file is the user's error,
+// exit 1, not vault corruption); the vault's as they are. `progress` gets
+// the disk offset reached and the capacity.
+Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageReader& image,
+                   ImportResult* result,
+                   const std::function<void(uint64_t, uint64_t)>& progress);
+
+// A malformed-image Status as the user's error (Corruption -> InvalidArgument).
+Status AsInputError(const Status& s);
+
+}  // namespace rpfs::tools
