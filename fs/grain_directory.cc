@@ -22,7 +22,7 @@ Status GrainDirectory::Load(const ByteSource& src, const SparseHeader& h, bool r
   RPFS_RETURN_IF_ERROR(src.ReadAt(gd->offset_, raw.size(), raw.data(), what));
   gd->entries_.resize(h.gd_entries);
   for (size_t i = 0; i < gd->entries_.size(); ++i) {
-    const uint32_t e = LoadLE32(raw.data() + 4 * i);
+    const uint32_t e = GetLE32(raw.data() + 4 * i);
     gd->entries_[i] = e;
     if (e == 0) continue;
     const std::string entry = src.name() + ": " + what + " entry " + std::to_string(i) +
@@ -68,7 +68,7 @@ Status GrainCursor::Next(GrainRef* g, bool* end) {
     if (!loaded_) RPFS_RETURN_IF_ERROR(LoadTable(table_));
     while (!gt_.empty() && entry_ < h_.gtes_per_gt) {
       const size_t e = entry_++;
-      const uint32_t gte = LoadLE32(gt_.data() + 4 * e);
+      const uint32_t gte = GetLE32(gt_.data() + 4 * e);
       if (gte == 0 || (gte == kGteZeroGrain && h_.zero_grain_gte)) continue;
       GrainRef r;
       r.index = uint64_t{table_} * h_.gtes_per_gt + e;

@@ -82,7 +82,7 @@ Status OpenImage(const std::string& path, const std::string& name,
     RPFS_RETURN_IF_ERROR(src->ReadAt(73, 4, check, "header"));
     if (std::memcmp(check, "\n \r\n", 4) == 0) {
       char hex[16];
-      std::snprintf(hex, sizeof hex, "0x%x", LoadLE32(magic));
+      std::snprintf(hex, sizeof hex, "0x%x", GetLE32(magic));
       return Status::Corruption(name + ": header at offset 0: bad magic " + hex +
                                 ", not KDMV (the rest is a sparse VMDK header)");
     }

@@ -39,6 +39,8 @@
 
 #include <cstdint>
 
+#include "journal/coding.h"
+
 namespace rpfs::fs {
 
 constexpr uint64_t kSector = 512;
@@ -65,17 +67,5 @@ constexpr uint64_t kMaxGrainSectors = 1u << 13;       // 4 MiB grains (kMaxRunBy
 constexpr uint32_t kMaxGtesPerGt = 512;
 constexpr uint64_t kMaxGdEntries = uint64_t{1} << 22;  // 16 MiB of grain directory
 constexpr uint64_t kMaxEmbeddedDescriptorSectors = 2048;  // 1 MiB
-
-inline uint32_t LoadLE32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return uint32_t{u[0]} | uint32_t{u[1]} << 8 | uint32_t{u[2]} << 16 | uint32_t{u[3]} << 24;
-}
-inline uint64_t LoadLE64(const char* p) {
-  return uint64_t{LoadLE32(p)} | uint64_t{LoadLE32(p + 4)} << 32;
-}
-inline uint16_t LoadLE16(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint16_t>(u[0] | u[1] << 8);
-}
 
 }  // namespace rpfs::fs

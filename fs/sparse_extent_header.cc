@@ -51,28 +51,28 @@ class FieldError {
 // footer at `base`), except the directory offsets.
 Status ParseFields(const ByteSource& src, const char* b, const FieldError& err,
                    SparseHeader* h) {
-  const uint32_t magic = LoadLE32(b);
+  const uint32_t magic = GetLE32(b);
   if (std::memcmp(b, "COWD", 4) == 0) {
     return Status::InvalidArgument(src.name() +
                                    ": COWD (ESX 3 vmfsSparse) extents are not supported");
   }
   if (magic != kSparseMagic) return err(0, "bad magic " + Hex(magic) + ", not KDMV");
-  h->version = LoadLE32(b + 4);
+  h->version = GetLE32(b + 4);
   if (h->version < 1 || h->version > 3) {
     return err(4, "unsupported version " + std::to_string(h->version));
   }
-  h->flags = LoadLE32(b + 8);
+  h->flags = GetLE32(b + 8);
   if ((h->flags & kFlagNewlineCheck) && std::memcmp(b + 73, "\n \r\n", 4) != 0) {
     return err(73, "newline check bytes damaged (copied as text?)");
   }
-  const uint64_t capacity = LoadLE64(b + 12);
+  const uint64_t capacity = GetLE64(b + 12);
   if (capacity == 0) return err(12, "capacity is 0");
   if (capacity > kMaxImageCapacity / kSector) {
     return err(12, "capacity of " + std::to_string(capacity) + " sectors is over " +
                        std::to_string(kMaxImageCapacity >> 40) + " TiB");
   }
   h->capacity = capacity * kSector;
-  const uint64_t grain = LoadLE64(b + 20);
+  const uint64_t grain = GetLE64(b + 20);
   if (grain == 0) return err(20, "grain size is 0");
   if ((grain & (grain - 1)) != 0) {
     return err(20, "grain size of " + std::to_string(grain) + " sectors is not a power of two");
@@ -82,7 +82,7 @@ Status ParseFields(const ByteSource& src, const char* b, const FieldError& err,
                        std::to_string(kMaxGrainSectors));
   }
   h->grain_bytes = grain * kSector;
-  h->gtes_per_gt = LoadLE32(b + 44);
+  h->gtes_per_gt = GetLE32(b + 44);
   if (h->gtes_per_gt == 0 || h->gtes_per_gt > kMaxGtesPerGt) {
     return err(44, std::to_string(h->gtes_per_gt) + " entries per grain table (1 to " +
                        std::to_string(kMaxGtesPerGt) + ")");
@@ -93,7 +93,7 @@ Status ParseFields(const ByteSource& src, const char* b, const FieldError& err,
     return err(44, "the grain directory would need " + std::to_string(h->gd_entries) +
                        " entries, more than " + std::to_string(kMaxGdEntries));
   }
-  const uint16_t algorithm = LoadLE16(b + 77);
+  const uint16_t algorithm = GetLE16(b + 77);
   if (algorithm > kCompressDeflate) {
     return Status::InvalidArgument(src.name() + ": compression algorithm " +
                                    std::to_string(algorithm) + " is not supported");
@@ -118,25 +118,25 @@ Status ReadFooter(const ByteSource& src, const SparseHeader& header, SparseHeade
   char buf[3 * kSector];
   RPFS_RETURN_IF_ERROR(src.ReadAt(at, sizeof buf, buf, "footer"));
   FieldError marker_err(src, "footer marker", at);
-  if (LoadLE32(buf + 8) != 0 || LoadLE32(buf + 12) != kMarkerFooter) {
-    return marker_err(8, "not a footer marker (size " + std::to_string(LoadLE32(buf + 8)) +
-                             ", type " + std::to_string(LoadLE32(buf + 12)) + ")");
+  if (GetLE32(buf + 8) != 0 || GetLE32(buf + 12) != kMarkerFooter) {
+    return marker_err(8, "not a footer marker (size " + std::to_string(GetLE32(buf + 8)) +
+                             ", type " + std::to_string(GetLE32(buf + 12)) + ")");
   }
   FieldError eos_err(src, "end-of-stream marker", at + 2 * kSector);
   const char* eos = buf + 2 * kSector;
-  if (LoadLE64(eos) != 0 || LoadLE32(eos + 8) != 0 || LoadLE32(eos + 12) != kMarkerEndOfStream) {
+  if (GetLE64(eos) != 0 || GetLE32(eos + 8) != 0 || GetLE32(eos + 12) != kMarkerEndOfStream) {
     return eos_err(0, "not an end-of-stream marker");
   }
   FieldError err(src, "footer", at + kSector);
   RPFS_RETURN_IF_ERROR(ParseFields(src, buf + kSector, err, h));
   if (h->capacity != header.capacity) return err(12, "capacity differs from the header's");
   if (h->grain_bytes != header.grain_bytes) return err(20, "grain size differs from the header's");
-  h->gd_sector = LoadLE64(buf + kSector + 56);
+  h->gd_sector = GetLE64(buf + kSector + 56);
   if (h->gd_sector == kGdAtEnd) return err(56, "grain directory offset is GD_AT_END too");
-  h->rgd_sector = LoadLE64(buf + kSector + 48);
-  h->descriptor_offset = LoadLE64(buf + kSector + 28);
-  h->descriptor_bytes = LoadLE64(buf + kSector + 36);
-  h->overhead = LoadLE64(buf + kSector + 64);
+  h->rgd_sector = GetLE64(buf + kSector + 48);
+  h->descriptor_offset = GetLE64(buf + kSector + 28);
+  h->descriptor_bytes = GetLE64(buf + kSector + 36);
+  h->overhead = GetLE64(buf + kSector + 64);
   h->footer = true;
   h->footer_offset = at;
   return Status::OK();
@@ -157,17 +157,17 @@ Status ReadSparseHeader(const ByteSource& src, SparseHeader* h) {
                               ", inside a sector: truncated?");
   }
   uint64_t base = 0;  // where the copy in use sits
-  if (LoadLE64(b + 56) == kGdAtEnd) {
+  if (GetLE64(b + 56) == kGdAtEnd) {
     SparseHeader footer;
     RPFS_RETURN_IF_ERROR(ReadFooter(src, *h, &footer));
     *h = footer;
     base = footer.footer_offset + kSector;
   } else {
-    h->gd_sector = LoadLE64(b + 56);
-    h->rgd_sector = LoadLE64(b + 48);
-    h->descriptor_offset = LoadLE64(b + 28);
-    h->descriptor_bytes = LoadLE64(b + 36);
-    h->overhead = LoadLE64(b + 64);
+    h->gd_sector = GetLE64(b + 56);
+    h->rgd_sector = GetLE64(b + 48);
+    h->descriptor_offset = GetLE64(b + 28);
+    h->descriptor_bytes = GetLE64(b + 36);
+    h->overhead = GetLE64(b + 64);
   }
   FieldError used(src, h->footer ? "footer" : "header", base);
 

@@ -14,8 +14,8 @@ Status ReadGrainMarker(const ByteSource& src, const SparseHeader& h, const Grain
   RPFS_RETURN_IF_ERROR(src.ReadAt(g.file_offset, sizeof m, m, "grain marker"));
   const std::string where = cursor.Where(g) + ": grain marker at offset " +
                             std::to_string(g.file_offset);
-  const uint64_t lba = LoadLE64(m);
-  const uint32_t size = LoadLE32(m + 8);
+  const uint64_t lba = GetLE64(m);
+  const uint32_t size = GetLE32(m + 8);
   const uint64_t want = g.index * (h.grain_bytes / kSector);
   if (size == 0) return Status::Corruption(where + " is a metadata marker, not a grain");
   if (lba != want) {

@@ -25,6 +25,16 @@ inline uint64_t GetLE64(const uint8_t* p) {
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
 }
+// The same on char buffers (file images read into std::string).
+inline void PutLE32(char* p, uint32_t v) { PutLE32(reinterpret_cast<uint8_t*>(p), v); }
+inline void PutLE64(char* p, uint64_t v) { PutLE64(reinterpret_cast<uint8_t*>(p), v); }
+inline uint16_t GetLE16(const char* p) {
+  const auto* u = reinterpret_cast<const uint8_t*>(p);
+  return static_cast<uint16_t>(u[0] | u[1] << 8);
+}
+inline uint32_t GetLE32(const char* p) { return GetLE32(reinterpret_cast<const uint8_t*>(p)); }
+inline uint64_t GetLE64(const char* p) { return GetLE64(reinterpret_cast<const uint8_t*>(p)); }
+
 inline void PutBE32(uint8_t* p, uint32_t v) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
 }

@@ -52,7 +52,7 @@ Layout LayoutFor(uint64_t capacity_sectors, uint64_t grain_sectors) {
 std::string GrainDirectory(const Layout& l, uint64_t first_table) {
   std::string gd(l.geometry.gd_sectors * vmdk::kSector, '\0');
   for (uint64_t i = 0; i < l.geometry.gt_count; ++i) {
-    vmdk::PutLe32(gd.data() + 4 * i, static_cast<uint32_t>(first_table + i * kGtSectors));
+    PutLE32(gd.data() + 4 * i, static_cast<uint32_t>(first_table + i * kGtSectors));
   }
   return gd;
 }
@@ -131,7 +131,7 @@ Status ExportSparseVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
       table = grain / kGtesPerGt;
     }
     const uint64_t sector = out->append_offset() / vmdk::kSector;
-    vmdk::PutLe32(table_bytes.data() + 4 * (grain % kGtesPerGt), static_cast<uint32_t>(sector));
+    PutLE32(table_bytes.data() + 4 * (grain % kGtesPerGt), static_cast<uint32_t>(sector));
     table_used = true;
     RPFS_RETURN_IF_ERROR(out->Append(data, grain_bytes));
     result->data_bytes += len;

@@ -65,7 +65,7 @@ class StreamWriter {
     }
     uint32_t sector;
     RPFS_RETURN_IF_ERROR(Sector(&sector));
-    vmdk::PutLe32(table_bytes_ + 4 * (g.grain % kGtesPerGt), sector);
+    PutLE32(table_bytes_ + 4 * (g.grain % kGtesPerGt), sector);
     table_used_ = true;
     return out_->Append(g.bytes.data(), g.bytes.size());
   }
@@ -74,7 +74,7 @@ class StreamWriter {
   Status Finish(vmdk::SparseHeader footer) {
     RPFS_RETURN_IF_ERROR(FinishTable());
     std::string gd(vmdk::DivRoundUp(gd_.size() * 4, vmdk::kSector) * vmdk::kSector, '\0');
-    for (size_t i = 0; i < gd_.size(); ++i) vmdk::PutLe32(gd.data() + 4 * i, gd_[i]);
+    for (size_t i = 0; i < gd_.size(); ++i) PutLE32(gd.data() + 4 * i, gd_[i]);
     char sector[vmdk::kSector];
     vmdk::EncodeMetadataMarker(fs::kMarkerGrainDirectory, gd.size() / vmdk::kSector,
                                sector);

@@ -14,17 +14,17 @@ SparseGeometry GeometryFor(uint64_t capacity_sectors, uint64_t grain_sectors) {
 
 void EncodeSparseHeader(const SparseHeader& h, char* out) {
   std::memset(out, 0, kSector);
-  PutLe32(out, fs::kSparseMagic);
-  PutLe32(out + 4, h.version);
-  PutLe32(out + 8, h.flags);
-  PutLe64(out + 12, h.capacity);
-  PutLe64(out + 20, h.grain_size);
-  PutLe64(out + 28, h.descriptor_offset);
-  PutLe64(out + 36, h.descriptor_size);
-  PutLe32(out + 44, h.gtes_per_gt);
-  PutLe64(out + 48, h.rgd_offset);
-  PutLe64(out + 56, h.gd_offset);
-  PutLe64(out + 64, h.overhead);
+  PutLE32(out, fs::kSparseMagic);
+  PutLE32(out + 4, h.version);
+  PutLE32(out + 8, h.flags);
+  PutLE64(out + 12, h.capacity);
+  PutLE64(out + 20, h.grain_size);
+  PutLE64(out + 28, h.descriptor_offset);
+  PutLE64(out + 36, h.descriptor_size);
+  PutLE32(out + 44, h.gtes_per_gt);
+  PutLE64(out + 48, h.rgd_offset);
+  PutLE64(out + 56, h.gd_offset);
+  PutLE64(out + 64, h.overhead);
   out[72] = 0;  // clean
   // Transfers that rewrite line ends (FTP in text mode) damage these
   // four bytes, and readers can tell.
@@ -38,14 +38,14 @@ void EncodeSparseHeader(const SparseHeader& h, char* out) {
 
 void EncodeMetadataMarker(uint32_t type, uint64_t num_sectors, char* out) {
   std::memset(out, 0, kSector);
-  PutLe64(out, num_sectors);
-  PutLe32(out + 8, 0);
-  PutLe32(out + 12, type);
+  PutLE64(out, num_sectors);
+  PutLE32(out + 8, 0);
+  PutLE32(out + 12, type);
 }
 
 void EncodeGrainMarker(uint64_t lba, uint32_t size, char* out) {
-  PutLe64(out, lba);
-  PutLe32(out + 8, size);
+  PutLE64(out, lba);
+  PutLE32(out + 8, size);
 }
 
 }  // namespace rpfs::tools::vmdk

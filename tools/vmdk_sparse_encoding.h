@@ -52,13 +52,6 @@ void EncodeMetadataMarker(uint32_t type, uint64_t num_sectors, char* out);
 // Writes the fs::kGrainMarkerBytes head of a compressed grain at out.
 void EncodeGrainMarker(uint64_t lba, uint32_t size, char* out);
 
-inline void PutLe32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-inline void PutLe64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-}
-
 inline uint64_t DivRoundUp(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 
 }  // namespace rpfs::tools::vmdk

@@ -10,29 +10,20 @@
 #include <nlohmann/json.hpp>
 
 #include "fs/image_reader.h"
-#include "journal/payload_codec.h"
 #include "tools/commands/commands.h"
 #include "tools/image_import.h"
 
 namespace rpfs::tools {
 namespace {
 
-// Copies file bytes [0, size) into the disk at `at`, skipping holes and,
-// when skip_zero, all-zero blocks (a fresh disk reads them as zeros).
+// Copies file bytes [0, size) into the disk at `at` (rpfs disk write).
 Status CopyIn(catalog::Vault& v, const catalog::Disk& d, int fd, uint64_t size, uint64_t at,
-              bool skip_zero, const std::string& path) {
-  const size_t bs = v.block_size();
+              const std::string& path) {
   const size_t chunk = 1 << 20;
   std::string buf(chunk, '\0');
-  Progress progress("import " + d.name);
+  Progress progress("write " + d.name);
   uint64_t pos = 0;
   while (pos < size) {
-    if (skip_zero) {
-      off_t data = ::lseek(fd, static_cast<off_t>(pos), SEEK_DATA);
-      if (data < 0) break;  // ENXIO: only a hole remains
-      pos = static_cast<uint64_t>(data) / bs * bs;
-      if (pos >= size) break;
-    }
     size_t want = static_cast<size_t>(std::min<uint64_t>(chunk, size - pos));
     size_t got = 0;
     while (got < want) {
@@ -42,25 +33,7 @@ Status CopyIn(catalog::Vault& v, const catalog::Disk& d, int fd, uint64_t size, 
       if (n == 0) return Status::InvalidArgument(path + " shrank while being read");
       got += static_cast<size_t>(n);
     }
-    if (!skip_zero) {
-      RPFS_RETURN_IF_ERROR(v.Write(d.id, at + pos, buf.data(), want));
-    } else {
-      // Write runs of non-zero blocks.
-      size_t i = 0;
-      while (i < want) {
-        size_t n = std::min(bs, want - i);
-        if (journal::IsAllZero(buf.data() + i, n)) {
-          i += n;
-          continue;
-        }
-        size_t j = i + n;
-        while (j < want && !journal::IsAllZero(buf.data() + j, std::min(bs, want - j))) {
-          j += std::min(bs, want - j);
-        }
-        RPFS_RETURN_IF_ERROR(v.Write(d.id, at + pos + i, buf.data() + i, j - i));
-        i = j;
-      }
-    }
+    RPFS_RETURN_IF_ERROR(v.Write(d.id, at + pos, buf.data(), want));
     pos += want;
     progress.Update(pos, size);
   }
@@ -169,7 +142,7 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
           "writing " + std::to_string(size) + " bytes at offset " + std::to_string(offset) +
           " would pass the end of disk " + d.name + " (" + std::to_string(d.size) + " bytes)"));
     }
-    if (!(s = CopyIn(*v, d, fd, size, offset, false, a->file)).ok()) return ctx->Fail(s);
+    if (!(s = CopyIn(*v, d, fd, size, offset, a->file)).ok()) return ctx->Fail(s);
     ctx->out() << "wrote " << size << " bytes to " << d.name << " at offset " << offset << "\n";
   });
 
