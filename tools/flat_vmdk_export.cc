@@ -39,6 +39,20 @@ Status ExportDescriptorParams(const catalog::Vault& vault, const catalog::Disk& 
   return Status::OK();
 }
 
+Status EmbeddedDescriptor(const catalog::Vault& vault, const catalog::Disk& disk,
+                          catalog::View view, const std::string& out_path,
+                          fs::VmdkSubformat subformat, uint64_t max_bytes, std::string* text) {
+  fs::DescriptorParams params;
+  RPFS_RETURN_IF_ERROR(ExportDescriptorParams(vault, disk, view, BaseName(out_path), &params));
+  *text = fs::GenerateDescriptor(subformat, params);
+  if (text->size() > max_bytes) {
+    return Status::Internal(std::string(fs::CreateTypeName(subformat)) + ": descriptor of " +
+                            std::to_string(text->size()) + " bytes does not fit its " +
+                            std::to_string(max_bytes) + " bytes");
+  }
+  return Status::OK();
+}
+
 Status ExportFlatVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalog::View view,
                       const std::string& out_path, ExportResult* result,
                       const ExportProgress& progress) {

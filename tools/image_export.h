@@ -88,4 +88,10 @@ Status ExportDescriptorParams(const catalog::Vault& vault, const catalog::Disk& 
                               catalog::View view, const std::string& extent_name,
                               fs::DescriptorParams* params);
 
+// The descriptor embedded in a sparse or stream image at out_path (which
+// names itself as the extent), checked to fit its `max_bytes` of sectors.
+Status EmbeddedDescriptor(const catalog::Vault& vault, const catalog::Disk& disk,
+                          catalog::View view, const std::string& out_path,
+                          fs::VmdkSubformat subformat, uint64_t max_bytes, std::string* text);
+
 }  // namespace rpfs::tools

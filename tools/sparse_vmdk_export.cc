@@ -78,14 +78,10 @@ Status ExportSparseVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
                                    "address at most 2 TiB; use vmdk-flat or raw");
   }
 
-  fs::DescriptorParams params;
-  RPFS_RETURN_IF_ERROR(ExportDescriptorParams(vault, disk, view, BaseName(out_path), &params));
-  const std::string text = fs::GenerateDescriptor(fs::VmdkSubformat::kMonolithicSparse, params);
-  if (text.size() > vmdk::kDescriptorSectors * vmdk::kSector) {
-    return Status::Internal("vmdk-sparse: descriptor of " + std::to_string(text.size()) +
-                            " bytes does not fit its " +
-                            std::to_string(vmdk::kDescriptorSectors) + " sectors");
-  }
+  std::string text;
+  RPFS_RETURN_IF_ERROR(EmbeddedDescriptor(vault, disk, view, out_path,
+                                          fs::VmdkSubformat::kMonolithicSparse,
+                                          vmdk::kDescriptorSectors * vmdk::kSector, &text));
 
   std::unique_ptr<OutputFile> out;
   RPFS_RETURN_IF_ERROR(OutputFile::Create(out_path, &out));

@@ -132,13 +132,10 @@ Status ExportStreamVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
     return Status::InvalidArgument("zlib level " + std::to_string(options.zlib_level) +
                                    ": must be 1 to 9");
   }
-  fs::DescriptorParams params;
-  RPFS_RETURN_IF_ERROR(ExportDescriptorParams(vault, disk, view, BaseName(out_path), &params));
-  const std::string text = fs::GenerateDescriptor(fs::VmdkSubformat::kStreamOptimized, params);
-  if (text.size() > vmdk::kDescriptorSectors * vmdk::kSector) {
-    return Status::Internal("vmdk-stream: descriptor of " + std::to_string(text.size()) +
-                            " bytes does not fit its sectors");
-  }
+  std::string text;
+  RPFS_RETURN_IF_ERROR(EmbeddedDescriptor(vault, disk, view, out_path,
+                                          fs::VmdkSubformat::kStreamOptimized,
+                                          vmdk::kDescriptorSectors * vmdk::kSector, &text));
   const uint64_t capacity = disk.size / vmdk::kSector;
   const vmdk::SparseGeometry geometry = vmdk::GeometryFor(capacity, kGrainSectors);
 
