@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "catalog/change_log.h"
+
 namespace rpfs::catalog {
 
 BlockMap::~BlockMap() {
@@ -91,6 +93,7 @@ Status BlockMap::Flush(const std::function<Status(Txn&)>& also) {
     for (const auto& [key, version] : flushing_.entries) {
       RPFS_RETURN_IF_ERROR(txn.Put(dbi_, EncodeBlockKey(key).view(), EncodeBlockValue(version).view()));
     }
+    RPFS_RETURN_IF_ERROR(AppendChangeRows(txn, changes_, flushing_.entries));
     return also(txn);
   });
   std::unique_lock<std::shared_mutex> l(mu_);
@@ -102,6 +105,27 @@ Status BlockMap::Flush(const std::function<Status(Txn&)>& also) {
   }
   flushing_ = Table();
   return s;
+}
+
+Status BlockMap::ChangedBlocks(uint32_t disk, uint32_t branch, uint64_t lo, uint64_t hi,
+                               std::vector<uint64_t>* blocks) const {
+  blocks->clear();
+  std::shared_lock<std::shared_mutex> l(mu_);
+  for (const Table* t : {&pending_, &flushing_}) {
+    auto it = t->entries.lower_bound(BlockKey{disk, branch, 0, kMaxSeq});
+    for (; it != t->entries.end() && it->first.disk == disk && it->first.branch == branch; ++it) {
+      if (it->first.seq > lo && it->first.seq <= hi) blocks->push_back(it->first.block);
+    }
+  }
+  RPFS_RETURN_IF_ERROR(env_->View([&](Txn& txn) {
+    return ForEachChange(txn, changes_, disk, branch, lo, hi, [&](const ChangeEntry& e) {
+      blocks->push_back(e.block);
+      return Status::OK();
+    });
+  }));
+  std::sort(blocks->begin(), blocks->end());
+  blocks->erase(std::unique(blocks->begin(), blocks->end()), blocks->end());
+  return Status::OK();
 }
 
 Status BlockMap::Scan(uint32_t disk, const BranchChain& chain, uint64_t first, uint64_t end,

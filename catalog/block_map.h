@@ -38,7 +38,8 @@ struct FoundBlock {
 
 class BlockMap {
  public:
-  BlockMap(Env* env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+  // dbi: the map; changes: its change log (catalog/change_log.h).
+  BlockMap(Env* env, MDB_dbi dbi, MDB_dbi changes) : env_(env), dbi_(dbi), changes_(changes) {}
   ~BlockMap();
 
   void Add(const BlockKey& key, const BlockVersion& version);
@@ -68,7 +69,12 @@ class BlockMap {
     });
   }
 
-  // Writes the in-memory versions to LMDB, in one transaction with
+  // The blocks of (disk, branch) with a version lo < seq <= hi, sorted
+  // and unique: the change log plus the in-memory tables. O(changes).
+  Status ChangedBlocks(uint32_t disk, uint32_t branch, uint64_t lo, uint64_t hi,
+                       std::vector<uint64_t>* blocks) const;
+
+  // Writes the in-memory versions (and their change log rows) to LMDB, in one transaction with
   // whatever `also` writes (the indexed position, points, ...).
   Status Flush(const std::function<Status(Txn&)>& also);
 
@@ -98,6 +104,7 @@ class BlockMap {
 
   Env* env_;
   MDB_dbi dbi_;
+  MDB_dbi changes_;
   // Read-only cursors kept for reuse: renewing one costs no allocation.
   mutable std::mutex idle_cursors_mu_;
   mutable std::vector<MDB_cursor*> idle_cursors_;

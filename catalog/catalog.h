@@ -7,6 +7,7 @@
 //   points    id (BE u64) -> JSON Point
 //   jobs      id (BE u64) -> JSON Job
 //   blocks    the versioned block map (catalog/block_key.h)
+//   changes   what each (disk, branch) wrote per flush (catalog/change_log.h)
 //   timeline  ms since epoch (BE u64) -> first seq written in that ms (BE u64)
 //
 // The meta row records the highest seq indexed and the journal position
@@ -26,7 +27,8 @@
 namespace rpfs::catalog {
 
 struct VaultMeta {
-  uint32_t format = 1;
+  // 1: no change log; 2: change log (Open builds it for a format-1 vault).
+  uint32_t format = 2;
   journal::VaultId id;
   uint32_t block_size = 4096;
   int compression_level = 1;
@@ -94,7 +96,7 @@ class Catalog {
   }
 
   MDB_dbi meta = 0, groups = 0, disks = 0, branches = 0, points = 0, jobs = 0, blocks_db = 0,
-          timeline = 0;
+          changes = 0, timeline = 0;
 
  private:
   std::unique_ptr<Env> env_;

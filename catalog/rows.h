@@ -20,6 +20,9 @@ struct Group {
   std::string freeze_hook;
   std::string thaw_hook;
   uint32_t active_branch = 1;  // where the group's disks take writes
+  // protected -> (failover) failed-over -> (reprotect) reprotected ->
+  // (failback) protected. While failed over, active_branch is the failover
+  // branch and its parent is the timeline the on-premises copy follows.
   std::string state = "protected";
   uint64_t created_ns = 0;
 };
@@ -33,6 +36,8 @@ struct Disk {
 };
 
 // A timeline of writes. Branch 1 is the primary, the root of every chain.
+// A disk takes writes on its group's active branch and on the group's
+// test branches; every other branch is closed (EROFS) but stays readable.
 struct Branch {
   uint32_t id = 0;
   std::string name;
@@ -40,6 +45,9 @@ struct Branch {
   uint64_t fork_seq = 0;  // the parent's state this branch starts from
   bool read_only = false;
   uint64_t created_ns = 0;
+  std::string group;             // "" for branch 1 (every group's first primary)
+  std::string kind = "primary";  // primary, test, failover
+  uint64_t deleted_ns = 0;       // cleaned up: hidden, its data garbage
 };
 
 struct Point {
@@ -53,13 +61,20 @@ struct Point {
   uint64_t hold_ns = 0;  // app points: how long writes were held
 };
 
+// A long operation: failover, test-failover, cleanup, reprotect,
+// failback, import, export. A job still "running" when the vault is next
+// opened belonged to a process that died: it becomes "interrupted".
 struct Job {
   uint64_t id = 0;
   std::string kind;
-  std::string state = "running";  // running, done, failed
+  std::string group;
+  std::string state = "running";  // running, succeeded, failed, interrupted
   std::string details;
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;
+  uint64_t progress_done = 0;   // bytes
+  uint64_t progress_total = 0;
+  nlohmann::json checkpoint;    // what a rerun needs to continue (failback)
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
@@ -67,9 +82,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_
                                                 active_branch, state, created_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disk, id, name, size, group, created_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Branch, id, name, parent, fork_seq, read_only,
-                                                created_ns)
+                                                created_ns, group, kind, deleted_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Point, id, group, seq, kind, label, branch,
                                                 time_ns, hold_ns)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Job, id, kind, state, details, start_ns, end_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Job, id, kind, group, state, details, start_ns,
+                                                end_ns, progress_done, progress_total, checkpoint)
 
 }  // namespace rpfs::catalog

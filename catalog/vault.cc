@@ -14,6 +14,8 @@
 #include <fstream>
 #include <random>
 
+#include "catalog/change_log.h"
+
 namespace rpfs::catalog {
 namespace {
 
@@ -121,6 +123,7 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
   Branch primary;
   primary.id = 1;
   primary.name = "primary";
+  primary.kind = "primary";
   primary.created_ns = m.created_ns;
   RPFS_RETURN_IF_ERROR(v->PutRowDurably([&](Txn& txn) {
     RPFS_RETURN_IF_ERROR(
@@ -144,10 +147,32 @@ Status Vault::Open(const std::string& dir, const OpenOptions& options,
   Status s = v->catalog_->LoadMeta(&v->meta_);
   if (s.IsNotFound()) return Status::Corruption("vault " + dir + ": catalog has no vault meta");
   RPFS_RETURN_IF_ERROR(s);
+  RPFS_RETURN_IF_ERROR(v->UpgradeFormat());
   v->encoder_ = std::make_unique<journal::BlockEncoder>(v->meta_.compression_level);
   RPFS_RETURN_IF_ERROR(v->LoadRows());
+  RPFS_RETURN_IF_ERROR(v->InterruptRunningJobs());
   RPFS_RETURN_IF_ERROR(v->Recover());
   *out = std::move(v);
+  return Status::OK();
+}
+
+Status Vault::UpgradeFormat() {
+  VaultMeta m = meta_;
+  if (m.format > VaultMeta().format) {
+    return Status::InvalidArgument("vault " + dir_ + " has catalog format " +
+                                   std::to_string(m.format) + ", made by a newer rpfs");
+  }
+  if (m.format == VaultMeta().format) return Status::OK();
+  // Format 1 had no change log: build it from the block map.
+  m.format = VaultMeta().format;
+  RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
+    RPFS_RETURN_IF_ERROR(BuildChangeLog(txn, catalog_->blocks_db, catalog_->changes,
+                                        options_.index_flush_entries));
+    return catalog_->PutMeta(txn, m);
+  }));
+  meta_ = m;
+  recovery_notes_.push_back("catalog: upgraded to format " + std::to_string(m.format) +
+                            " (built the change log)");
   return Status::OK();
 }
 
@@ -196,6 +221,7 @@ Status Vault::Recover() {
     }
     RPFS_RETURN_IF_ERROR(catalog_->env().Update([&](Txn& txn) {
       for (uint64_t id : gone) RPFS_RETURN_IF_ERROR(txn.Del(catalog_->points, BigEndianKey64(id)));
+      RPFS_RETURN_IF_ERROR(TruncateChangesAfter(txn, catalog_->changes, report.last_seq));
       Cursor c(txn, catalog_->timeline);
       RPFS_RETURN_IF_ERROR(c.First());
       while (c.valid()) {
@@ -406,36 +432,6 @@ std::vector<Disk> Vault::ListDisks() const {
   std::vector<Disk> out;
   for (auto& [name, d] : disks_by_name_) out.push_back(d);
   return out;
-}
-
-Status Vault::ForkBranch(const std::string& name, View from, Branch* branch) {
-  std::lock_guard<std::mutex> l(write_mu_);
-  {
-    std::shared_lock<std::shared_mutex> rl(rows_mu_);
-    if (!branches_.count(from.branch)) {
-      return Status::NotFound("unknown branch " + std::to_string(from.branch));
-    }
-    for (auto& [id, b] : branches_) {
-      if (b.name == name) return Status::AlreadyExists("branch " + name + " exists");
-    }
-  }
-  Branch b;
-  b.id = meta_.next_branch_id;
-  b.name = name;
-  b.parent = from.branch;
-  b.fork_seq = std::min(from.seq, last_seq_);
-  b.created_ns = clock_();
-  VaultMeta m = meta_;
-  m.next_branch_id++;
-  RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
-    RPFS_RETURN_IF_ERROR(catalog_->PutRow(txn, catalog_->branches, BigEndianKey32(b.id), b));
-    return catalog_->PutMeta(txn, m);
-  }));
-  meta_.next_branch_id = m.next_branch_id;
-  std::unique_lock<std::shared_mutex> rl(rows_mu_);
-  branches_[b.id] = b;
-  if (branch) *branch = b;
-  return Status::OK();
 }
 
 Status Vault::GetBranch(uint32_t id, Branch* branch) const {

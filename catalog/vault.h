@@ -9,7 +9,7 @@
 //           level, then one journal read per non-zero block, checksum
 //           checked. Never-written and zero blocks cost no I/O.
 //   Points  O(1): a marker record, a sync, a catalog row.
-//   Fork    O(1): a branch row with (parent, fork seq).
+//   Fork    O(1): a branch row with (parent, fork seq) (Failover).
 //
 // Unaligned writes read-modify-write their partial blocks. All-zero
 // blocks are stored as a flag, not data. Thread-safe: writes are
@@ -118,12 +118,43 @@ class Vault {
   // latest-crash, @RFC3339 or #seq. `description` says what was chosen.
   Status ResolveView(const Disk& disk, std::string_view spec, View* view,
                      std::string* description) const;
+  // The same for a group (its disks share points and branches).
+  Status ResolveGroupView(const std::string& group, std::string_view spec, View* view,
+                          std::string* description) const;
   // The newest seq written at or before time t (ns since epoch).
   Status SeqAtTime(uint64_t t_ns, uint64_t* seq) const;
 
-  // Branches.
-  Status ForkBranch(const std::string& name, View from, Branch* branch);
+  // Branches (made by Failover below).
   Status GetBranch(uint32_t id, Branch* branch) const;
+
+  // Failover and failback states (vault_failover.cc). Each change is one
+  // catalog transaction, O(1) in disk size: it happens whole or not at all.
+  std::vector<Branch> ListBranches() const;  // without cleaned-up ones
+  Status FindBranch(const std::string& name, Branch* branch) const;
+  // OK if disk takes writes on branch; ReadOnly naming why if not.
+  Status CheckWritable(uint32_t disk, uint32_t branch) const;
+  // A writable clone of the group's disks at `from` (a view on the group's
+  // active branch chain). test: a test branch, nothing else changes.
+  // Otherwise it becomes the group's active copy (protected -> failed-over)
+  // and the old active branch is closed. An empty name picks one.
+  Status Failover(const std::string& group, View from, const std::string& name, bool test,
+                  Branch* branch);
+  Status CleanupBranch(const std::string& name, Branch* branch);  // test branches only
+  Status Reprotect(const std::string& group);                     // failed-over -> reprotected
+  // Failback reached (active branch, seq): a new primary forked there
+  // becomes the group's active branch (reprotected -> protected).
+  Status FinishFailback(const std::string& group, uint64_t seq, Branch* new_primary);
+  // The blocks of disk whose versions differ between views a and b,
+  // sorted: the change log of the branch levels the chains do not share,
+  // each candidate confirmed with one probe per level. O(changed blocks).
+  Status DiffBlocks(uint32_t disk, View a, View b, std::vector<uint64_t>* blocks);
+
+  // Jobs (vault_jobs.cc): every long operation leaves a row.
+  Status StartJob(Job* job);  // assigns id and start time; state running
+  Status UpdateJob(const Job& job);
+  // succeeded if result is ok, else failed with result's message.
+  Status FinishJob(Job* job, const Status& result);
+  std::vector<Job> ListJobs() const;
 
   // Writes in-memory index entries to LMDB (after syncing the journal).
   Status FlushIndex();
@@ -139,6 +170,10 @@ class Vault {
   Vault(std::string dir, const OpenOptions& options);
   static Status Lock(const std::string& dir, int* fd);
   Status LoadRows();
+  Status UpgradeFormat();
+  Status InterruptRunningJobs();
+  Status WritableLocked(const Disk& disk, uint32_t branch) const;  // rows_mu_ held
+  Status PutGroupAndBranches(const Group* group, const std::vector<Branch>& branches);
   Status Recover();
   Status IndexRecord(const journal::RecordHeader& h, const std::string& payload,
                      const journal::RecordLocation& loc);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "catalog/vault.h"
+#include "catalog/vault_scan.h"
 #include "journal/payload_codec.h"
 
 namespace rpfs::catalog {
@@ -39,11 +40,7 @@ Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const
                                      std::to_string(offset) + " is past the end of disk " + name +
                                      " (" + std::to_string(d->second.size) + " bytes)");
     }
-    auto b = branches_.find(branch);
-    if (b == branches_.end()) return Status::NotFound("unknown branch " + std::to_string(branch));
-    if (b->second.read_only) {
-      return Status::ReadOnly("disk " + name + " on branch " + b->second.name + " is read-only");
-    }
+    RPFS_RETURN_IF_ERROR(WritableLocked(d->second, branch));
   }
   if (n == 0) return Status::OK();
   // Encode whole blocks (zero test, compression) before taking the write
@@ -60,6 +57,14 @@ Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const
     encoder_->EncodeRun(disk, bytes + (first_full * bs - offset), full_count, bs, encoded.data());
   }
   std::lock_guard<std::mutex> l(write_mu_);
+  {
+    // Again under the write lock: a failover may have closed the branch
+    // while this write was encoding, and must not see it land after.
+    std::shared_lock<std::shared_mutex> rl(rows_mu_);
+    auto d = disks_.find(disk);
+    if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+    RPFS_RETURN_IF_ERROR(WritableLocked(d->second, branch));
+  }
   return WriteLocked(disk, branch, offset, bytes, n, encoded.data(), first_full, full_count);
 }
 
@@ -136,37 +141,17 @@ Status Vault::ReadBlock(uint32_t disk, uint64_t block, const FoundBlock& found, 
     std::memset(out, 0, bs);
     return Status::OK();
   }
+  // The checks are the batched scan's too (catalog/vault_scan.h).
   journal::RecordHeader h;
-  const bool stored = (found.version.flags & journal::kZstd) == 0;
-  thread_local std::string record;  // reused: no allocation per block read
-  if (stored) {
+  if ((found.version.flags & journal::kZstd) == 0) {
     // Uncompressed: the payload goes straight into the caller's buffer.
     RPFS_RETURN_IF_ERROR(journal_->ReadInto(found.version.loc, &h, out, bs));
-  } else {
-    RPFS_RETURN_IF_ERROR(journal_->Read(found.version.loc, &h, &record));
+    return CheckBlockRecord(h, disk, block, found, bs);
   }
-  if (h.type != journal::RecordType::kWrite || h.disk != disk || h.branch != found.branch ||
-      h.offset != block * bs || h.seq != found.version.seq || h.length != bs) {
-    return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
-                              " offset " + std::to_string(found.version.loc.offset) +
-                              ": record is not the block the index expects");
-  }
-  if (stored) {
-    if (h.flags != found.version.flags) {
-      return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
-                                " offset " + std::to_string(found.version.loc.offset) +
-                                ": record flags do not match the index");
-    }
-    return Status::OK();
-  }
-  Status s = journal::DecodePayload(h.flags, record.data() + journal::kRecordHeaderSize,
-                                    h.payload_len, out, bs);
-  if (!s.ok()) {
-    return Status::Corruption("segment " + journal::SegmentFileName(found.version.loc.segment) +
-                              " offset " + std::to_string(found.version.loc.offset) + ": " +
-                              s.message());
-  }
-  return Status::OK();
+  thread_local std::string record;  // reused: no allocation per block read
+  RPFS_RETURN_IF_ERROR(journal_->Read(found.version.loc, &h, &record));
+  RPFS_RETURN_IF_ERROR(CheckBlockRecord(h, disk, block, found, bs));
+  return DecodeBlockPayload(h, record.data() + journal::kRecordHeaderSize, found, out, bs);
 }
 
 Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out) {
@@ -218,28 +203,15 @@ Status Vault::Sync() { return journal_->Sync(); }
 
 Status Vault::ScanData(uint32_t disk, View view,
                        const std::function<Status(uint64_t, const char*)>& fn) {
-  Disk d;
-  {
-    std::shared_lock<std::shared_mutex> l(rows_mu_);
-    auto it = disks_.find(disk);
-    if (it == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
-    d = it->second;
-  }
-  // The scan reads LMDB alone; flush so it holds everything up to now,
-  // and pin "latest" to what was flushed.
-  {
-    std::lock_guard<std::mutex> l(write_mu_);
-    RPFS_RETURN_IF_ERROR(FlushIndexLocked());
-    view.seq = std::min(view.seq, meta_.indexed_seq);
-  }
+  // Batched reads, decoded on every core (catalog/vault_scan.cc).
   const uint64_t bs = meta_.block_size;
-  std::string block(bs, '\0');
-  return catalog_->blocks().Scan(disk, ChainFor(view), 0, d.size / bs,
-                                 [&](uint64_t b, const FoundBlock& f) -> Status {
-                                   if (f.version.flags & journal::kZero) return Status::OK();
-                                   RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, block.data()));
-                                   return fn(b, block.data());
-                                 });
+  return ScanBlockRuns(*this, disk, view,
+                       [&](uint64_t first, const char* data, size_t blocks) -> Status {
+                         for (size_t i = 0; i < blocks; ++i) {
+                           RPFS_RETURN_IF_ERROR(fn(first + i, data + i * bs));
+                         }
+                         return Status::OK();
+                       });
 }
 
 }  // namespace rpfs::catalog

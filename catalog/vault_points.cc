@@ -170,9 +170,21 @@ Status Vault::ResolveView(const Disk& disk, std::string_view spec, View* view,
       }
     }
   }
-  return Status::NotFound("unknown point '" + std::string(spec) + "' for disk " + disk.name +
+  return Status::NotFound("unknown point '" + std::string(spec) + "' for " +
+                          (disk.name.empty() ? "group " + disk.group : "disk " + disk.name) +
                           " (expected a point id or label of group " + disk.group +
                           ", latest, latest-app, latest-crash, @RFC3339 time or #seq)");
+}
+
+Status Vault::ResolveGroupView(const std::string& group, std::string_view spec, View* view,
+                               std::string* description) const {
+  Disk any;  // points and "latest" are the group's: any of its disks resolves alike
+  any.group = group;
+  {
+    std::shared_lock<std::shared_mutex> l(rows_mu_);
+    if (!groups_.count(group)) return Status::NotFound("unknown group '" + group + "'");
+  }
+  return ResolveView(any, spec, view, description);
 }
 
 }  // namespace rpfs::catalog

@@ -5,8 +5,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fs/vmdk_descriptor.h"
-
 namespace rpfs::fs {
 namespace {
 
@@ -23,26 +21,18 @@ struct OpenFile {
   catalog::Disk disk;
 };
 
-std::string GeneratedDescriptor(const catalog::Disk& d) {
-  DescriptorParams p;
-  p.capacity_bytes = d.size;
-  p.flat_file_name = d.name.substr(d.name.find('/') + 1) + "-flat.vmdk";
-  p.cid = DescriptorCid(d.name, d.created_ns);
-  return MonolithicFlatDescriptor(p);
+// The descriptor text a node shows: disks/ and branch ones may have been
+// rewritten.
+std::string DescriptorText(FuseState& st, const catalog::Disk& d, const Node& node) {
+  return node.frozen() ? GeneratedDescriptor(d) : st.descriptors.Text(d, node.branch);
 }
 
-// The descriptor text a node shows: live ones may have been rewritten.
-std::string DescriptorText(FuseState& st, const catalog::Disk& d, const Node& node) {
-  if (!node.view_spec.empty()) return GeneratedDescriptor(d);
-  std::lock_guard<std::mutex> l(st.descriptors_mu);
-  auto it = st.live_descriptors.find(d.id);
-  if (it == st.live_descriptors.end()) {
-    it = st.live_descriptors.emplace(d.id, GeneratedDescriptor(d)).first;
-  }
-  return it->second;
-}
+// An inode or open handle of a cleaned-up branch: the file is gone under
+// it. (stat(2) of its path then looks the name up again: ENOENT.)
+constexpr int kGoneErrno = ESTALE;
 
 int MakeAttr(FuseState& st, uint64_t ino, const Node& node, struct stat* a) {
+  if (st.tree.Gone(node)) return kGoneErrno;
   std::memset(a, 0, sizeof *a);
   a->st_ino = ino;
   a->st_nlink = 1;
@@ -65,13 +55,14 @@ int MakeAttr(FuseState& st, uint64_t ino, const Node& node, struct stat* a) {
   catalog::Disk d;
   Status s = st.vault->GetDisk(node.disk, &d);
   if (!s.ok()) return ErrnoFor(s);
-  a->st_mode = S_IFREG | (node.writable() ? 0644 : 0444);
+  a->st_mode = S_IFREG | (st.tree.CheckWritable(node) == 0 ? 0644 : 0444);
   a->st_size = static_cast<off_t>(node.kind == NodeKind::kFlat ? d.size
                                                                 : DescriptorText(st, d, node).size());
   a->st_blocks = (a->st_size + 511) / 512;
   return 0;
 }
 
+// Branches are live too: they take writes, close, and get cleaned up.
 double TimeoutFor(const Node& node) {
   return node.view_spec.empty() || node.view_spec[0] == '@' ? kLiveTimeout : kFrozenTimeout;
 }
@@ -135,8 +126,8 @@ void RpfsSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, 
     return;
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
-    if (!node.writable()) {
-      fuse_reply_err(req, node.is_dir() ? EISDIR : EROFS);
+    if (int err = st.tree.CheckWritable(node)) {
+      fuse_reply_err(req, err);
       return;
     }
     catalog::Disk d;
@@ -151,10 +142,8 @@ void RpfsSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, 
         return;
       }
     } else {
-      std::string text = DescriptorText(st, d, node);
-      text.resize(static_cast<size_t>(std::min<off_t>(attr->st_size, 1 << 20)));
-      std::lock_guard<std::mutex> l(st.descriptors_mu);
-      st.live_descriptors[d.id] = text;
+      st.descriptors.Truncate(d, node.branch,
+                              static_cast<uint64_t>(std::max<off_t>(attr->st_size, 0)));
     }
   }
   // Mode, owner and times are fixed by the tree; report what they are.
@@ -230,9 +219,11 @@ void RpfsOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, EISDIR);
     return;
   }
-  if ((fi->flags & O_ACCMODE) != O_RDONLY && !f->node.writable()) {
-    fuse_reply_err(req, EROFS);
-    return;
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+    if (int err = st.tree.CheckWritable(f->node)) {
+      fuse_reply_err(req, err);
+      return;
+    }
   }
   if (!st.vault->GetDisk(f->node.disk, &f->disk).ok()) {
     fuse_reply_err(req, ENOENT);
@@ -242,9 +233,10 @@ void RpfsOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, err);
     return;
   }
-  // Frozen images may stay in the page cache across opens; O_DIRECT is
-  // served like any other open (the vault's own files never see it).
-  fi->keep_cache = !f->node.writable();
+  // Frozen images may stay in the page cache across opens; disks/ and
+  // branches/ change (writes, failover), so each open drops it. O_DIRECT
+  // is served like any other open (the vault's own files never see it).
+  fi->keep_cache = f->node.frozen();
   fi->fh = reinterpret_cast<uint64_t>(f.release());
   fuse_reply_open(req, fi);
 }
@@ -257,6 +249,10 @@ void RpfsRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 void RpfsRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   FuseState& st = State(req);
   auto* f = reinterpret_cast<OpenFile*>(fi->fh);
+  if (st.tree.Gone(f->node)) {
+    fuse_reply_err(req, kGoneErrno);
+    return;
+  }
   if (f->node.kind == NodeKind::kDescriptor) {
     std::string text = DescriptorText(st, f->disk, f->node);
     size_t o = std::min(static_cast<size_t>(off), text.size());
@@ -269,8 +265,14 @@ void RpfsRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info
     return;
   }
   size_t n = static_cast<size_t>(std::min<uint64_t>(size, f->disk.size - o));
+  // A disks/ handle reads what disks/ shows now: the inode's page cache
+  // holds one branch's bytes, and a handle opened before a failover must
+  // not fill it with the closed timeline for later opens to read. Its
+  // writes stay on the branch it was opened on (the fence, RpfsWrite).
+  const bool follows_active = !f->node.frozen() && f->node.branch == 0;
+  const catalog::View view = follows_active ? st.vault->Latest(f->disk) : f->view;
   std::unique_ptr<char[]> buf(new char[n]);
-  Status s = st.vault->Read(f->disk.id, f->view, o, n, buf.get());
+  Status s = st.vault->Read(f->disk.id, view, o, n, buf.get());
   if (!s.ok()) {
     fuse_reply_err(req, ErrnoFor(s));
     return;
@@ -282,21 +284,23 @@ void RpfsWrite(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t 
                fuse_file_info* fi) {
   FuseState& st = State(req);
   auto* f = reinterpret_cast<OpenFile*>(fi->fh);
-  if (!f->node.writable()) {
+  if (f->node.frozen()) {
     fuse_reply_err(req, EROFS);
+    return;
+  }
+  if (st.tree.Gone(f->node)) {
+    fuse_reply_err(req, kGoneErrno);
     return;
   }
   uint64_t o = static_cast<uint64_t>(off);
   if (f->node.kind == NodeKind::kDescriptor) {
-    if (o + size > (1u << 20)) {
-      fuse_reply_err(req, EFBIG);
+    // The branch may have closed since the open (failover, failback).
+    int err = st.tree.CheckWritable(f->node);
+    if (err == 0) err = st.descriptors.Write(f->disk, f->node.branch, o, data, size);
+    if (err) {
+      fuse_reply_err(req, err);
       return;
     }
-    std::string text = DescriptorText(st, f->disk, f->node);
-    if (text.size() < o + size) text.resize(o + size, '\0');
-    text.replace(o, size, data, size);
-    std::lock_guard<std::mutex> l(st.descriptors_mu);
-    st.live_descriptors[f->disk.id] = text;
     fuse_reply_write(req, size);
     return;
   }
@@ -306,9 +310,12 @@ void RpfsWrite(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t 
     return;
   }
   size_t n = static_cast<size_t>(std::min<uint64_t>(size, f->disk.size - o));
+  // The vault decides whether the handle's branch still takes writes: a
+  // disks/ handle opened before a failover holds the closed old timeline
+  // and gets EROFS (Status::ReadOnly), so the copies cannot diverge.
   Status s = st.vault->WriteBranch(f->disk.id, f->view.branch, o, data, n);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoFor(s));
+    fuse_reply_err(req, st.tree.Gone(f->node) ? kGoneErrno : ErrnoFor(s));
     return;
   }
   fuse_reply_write(req, n);
@@ -317,13 +324,8 @@ void RpfsWrite(fuse_req_t req, fuse_ino_t, const char* data, size_t size, off_t 
 // A rewritten descriptor must keep its extent and size; otherwise the
 // last good text comes back and the writer hears about it.
 int CheckDescriptor(FuseState& st, const OpenFile& f) {
-  if (f.node.kind != NodeKind::kDescriptor || !f.node.writable()) return 0;
-  std::string original = GeneratedDescriptor(f.disk);
-  std::lock_guard<std::mutex> l(st.descriptors_mu);
-  auto it = st.live_descriptors.find(f.disk.id);
-  if (it == st.live_descriptors.end() || DescriptorKeepsExtent(original, it->second)) return 0;
-  it->second = original;
-  return EINVAL;
+  if (f.node.kind != NodeKind::kDescriptor || f.node.frozen()) return 0;
+  return st.descriptors.RevertIfBroken(f.disk, f.node.branch);
 }
 
 void RpfsFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
@@ -337,8 +339,9 @@ void RpfsFsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
     fuse_reply_err(req, err);
     return;
   }
-  // Group commit: concurrent fsyncs share the journal's fdatasync.
-  fuse_reply_err(req, f->node.writable() ? ErrnoFor(st.vault->Sync()) : 0);
+  // Group commit: concurrent fsyncs share the journal's fdatasync. A
+  // handle whose branch closed still syncs what it wrote before.
+  fuse_reply_err(req, f->node.frozen() ? 0 : ErrnoFor(st.vault->Sync()));
 }
 
 void RpfsStatfs(fuse_req_t req, fuse_ino_t) {

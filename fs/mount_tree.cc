@@ -72,9 +72,11 @@ int MountTree::Child(const Node& parent, const std::string& name, Node* c) const
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
     return ENOENT;
   }
+  if (Gone(parent)) return ENOENT;
   *c = Node();
   c->path = (parent.path == "/" ? "" : parent.path) + "/" + name;
   c->view_spec = parent.view_spec;
+  c->branch = parent.branch;
   c->group = parent.group;
   c->time_ns = parent.time_ns;
   switch (parent.kind) {
@@ -145,7 +147,18 @@ int MountTree::Child(const Node& parent, const std::string& name, Node* c) const
       }
       return ENOENT;
     }
-    case NodeKind::kBranchesDir:
+    case NodeKind::kBranchesDir: {
+      // Branch 1 belongs to no group: disks/ and points/ show it.
+      catalog::Branch b;
+      if (!vault_->FindBranch(name, &b).ok() || b.group.empty()) return ENOENT;
+      c->kind = NodeKind::kViewDir;
+      c->branch = b.id;
+      c->group = b.group;
+      c->time_ns = b.created_ns;
+      // A cleaned-up name may be reused: the id keeps their inodes apart.
+      c->path += "@" + std::to_string(b.id);
+      return 0;
+    }
     case NodeKind::kDescriptor:
     case NodeKind::kFlat:
     case NodeKind::kSymlink:
@@ -199,6 +212,7 @@ int MountTree::Get(uint64_t ino, Node* node) const {
 
 int MountTree::List(const Node& dir, std::vector<DirEntry>* out) const {
   out->clear();
+  if (Gone(dir)) return ENOENT;
   switch (dir.kind) {
     case NodeKind::kRoot:
       for (const char* n : {"disks", "points", "at", "branches"}) out->push_back({n, true, false});
@@ -213,7 +227,11 @@ int MountTree::List(const Node& dir, std::vector<DirEntry>* out) const {
       return 0;
     }
     case NodeKind::kAtDir:  // looked up on access, never listed
+      return 0;
     case NodeKind::kBranchesDir:
+      for (const catalog::Branch& b : vault_->ListBranches()) {
+        if (!b.group.empty()) out->push_back({b.name, true, false});
+      }
       return 0;
     case NodeKind::kDisksDir:
     case NodeKind::kViewDir: {
@@ -245,7 +263,11 @@ int MountTree::ResolveView(const Node& file, catalog::View* view) const {
       found = true;
     }
   }
-  if (!found) return ENOENT;
+  if (!found || Gone(file)) return ENOENT;
+  if (file.branch != 0) {
+    *view = catalog::View{file.branch, catalog::kMaxSeq};
+    return 0;
+  }
   if (file.view_spec.empty()) {
     *view = vault_->Latest(disk);
     return 0;
@@ -253,6 +275,20 @@ int MountTree::ResolveView(const Node& file, catalog::View* view) const {
   std::string what;
   Status s = vault_->ResolveView(disk, file.view_spec, view, &what);
   return s.ok() ? 0 : ErrnoFor(s);
+}
+
+int MountTree::CheckWritable(const Node& node) const {
+  if (node.is_dir()) return EISDIR;
+  if (node.kind == NodeKind::kSymlink || node.frozen()) return EROFS;
+  // disks/ follows the group's active branch, which takes writes.
+  if (node.branch == 0) return 0;
+  return ErrnoFor(vault_->CheckWritable(node.disk, node.branch));
+}
+
+bool MountTree::Gone(const Node& node) const {
+  if (node.branch == 0) return false;
+  catalog::Branch b;
+  return !vault_->GetBranch(node.branch, &b).ok() || b.deleted_ns != 0;
 }
 
 }  // namespace rpfs::fs

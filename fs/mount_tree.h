@@ -6,10 +6,16 @@
 //   /points/ID/VM/...                            read-only, the point's disks
 //   /points/latest-app, /points/latest-crash     symlinks to an ID
 //   /at/<RFC3339 time>/VM/..., /at/#SEQ/VM/...   read-only, resolved on lookup
-//   /branches/                                   (empty until failover)
+//   /branches/NAME/VM/...                        a branch's latest state:
+//                                                read-write while the vault
+//                                                lets the disk write there
 //
-// Every node has a canonical path; an inode is handed out once per path
-// and lives until the kernel forgets it. Thread-safe.
+// disks/ shows each group's active branch (it moves at failover). A
+// branch node names its branch by id: a cleaned-up branch is gone (ENOENT)
+// even where the kernel still holds its inodes, and a later branch of the
+// same name gets new ones. Every node has a canonical path; an inode is
+// handed out once per path and lives until the kernel forgets it.
+// Thread-safe.
 #pragma once
 
 #include <sys/stat.h>
@@ -31,7 +37,7 @@ enum class NodeKind {
   kPointsDir,
   kAtDir,
   kBranchesDir,
-  kViewDir,  // points/ID or at/SPEC
+  kViewDir,  // points/ID, at/SPEC or branches/NAME
   kVmDir,
   kDescriptor,
   kFlat,
@@ -42,12 +48,14 @@ struct Node {
   NodeKind kind = NodeKind::kRoot;
   std::string path;       // canonical, the identity of the node
   std::string view_spec;  // "" = live; a point id, "@time" or "#seq" otherwise
-  std::string group;      // points/ID: only this group's disks
+  uint32_t branch = 0;    // branches/NAME and below (view_spec ""); 0 = disks/
+  std::string group;      // points/ID, branches/NAME: only this group's disks
   std::string vm;         // kVmDir and files
   uint32_t disk = 0;      // files
   std::string target;     // kSymlink
   uint64_t time_ns = 0;   // mtime shown for the node
-  bool writable() const { return view_spec.empty() && (kind == NodeKind::kFlat || kind == NodeKind::kDescriptor); }
+  // A point or instant: its bytes never change (the kernel may cache them).
+  bool frozen() const { return !view_spec.empty(); }
   bool is_dir() const { return kind != NodeKind::kDescriptor && kind != NodeKind::kFlat && kind != NodeKind::kSymlink; }
 };
 
@@ -59,7 +67,6 @@ struct DirEntry {
 
 class MountTree {
  public:
-  // descriptor(disk) yields the descriptor text shown for a disk.
   MountTree(std::shared_ptr<catalog::Vault> vault);
 
   // Errors are errno values (0 = ok).
@@ -69,6 +76,11 @@ class MountTree {
   int List(const Node& dir, std::vector<DirEntry>* entries) const;
   // The view a file node reads; fails with ENOENT if it no longer resolves.
   int ResolveView(const Node& file, catalog::View* view) const;
+  // 0 if the file takes writes now: EROFS for frozen views and closed
+  // branches, ENOENT for a cleaned-up one, EISDIR for directories.
+  int CheckWritable(const Node& node) const;
+  // True if the node belongs to a branch that was cleaned up.
+  bool Gone(const Node& node) const;
 
  private:
   int Child(const Node& parent, const std::string& name, Node* child) const;

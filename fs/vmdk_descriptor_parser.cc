@@ -214,9 +214,10 @@ Status ParseVmdkDescriptor(std::string_view text, const std::string& file_name,
                                    std::to_string(text.size()) + " bytes, more than " +
                                    std::to_string(kMaxDescriptorBytes));
   }
-  // A sparse extent's descriptor area, and QEMU's CID rewrite, end in NULs.
-  size_t last = text.find_last_not_of('\0');
-  text = last == std::string_view::npos ? std::string_view() : text.substr(0, last + 1);
+  // The text ends at the first NUL, as QEMU and VMware read it: a sparse
+  // extent's descriptor area is NUL-padded, and QEMU's CID rewrite (a
+  // shorter "%x") leaves the old text's tail after the NUL it writes.
+  text = text.substr(0, std::min(text.size(), text.find('\0')));
 
   std::set<std::string> keys;  // lower-cased
   bool have_cid = false, have_parent_cid = false;

@@ -52,4 +52,27 @@ inline uint64_t GetBE64(const uint8_t* p) {
   return v;
 }
 
+// Varints (LevelDB's): 7 bits a byte, low first, high bit = more follows.
+inline void PutVarint64(std::string* dst, uint64_t v) {
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+}
+// Advances *p; false on a truncated or over-long varint.
+inline bool GetVarint64(const char** p, const char* end, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && *p < end; shift += 7) {
+    uint64_t byte = static_cast<uint8_t>(**p);
+    ++*p;
+    result |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace rpfs

@@ -37,7 +37,12 @@
 # before every timed command, so no run pays for the previous one's dirty
 # pages. Each figure is the median of RPFS_BENCH_IMAGE_REPEAT (default 3)
 # runs, rpfs and qemu-img alternating. Every rpfs output is checked with
-# `qemu-img compare` against the source (not timed).
+# `qemu-img compare` against the source (not timed). rpfs's raw and flat
+# exports write their data around the page cache (O_DIRECT, see
+# tools/output_file.h) and fsync; that is how rpfs writes images, and the
+# baseline keeps qemu-img's own default. The table also shows the CPU
+# seconds (user + sys) of each side, and the load average before and after
+# the run: with other work on the machine, judge by those.
 #
 # Environment:
 #   RPFS_BUILD_DIR            build directory (default build)
@@ -73,6 +78,7 @@ out=$scratch/out      # outputs of the run being timed
 mkdir -p "$out"
 : >"$times"
 echo "image_bench: ${mib} MiB image, scratch $scratch" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the source image ------------------------------------------------------------
 python3 - "$src" "$mib" <<'EOF'
@@ -107,15 +113,18 @@ cat "$src" >/dev/null  # into the page cache, for both sides
 
 # --- helpers -----------------------------------------------------------------------
 # timed FIGURE SIDE CMD...: runs CMD after a sync, appends its wall time.
+# Also appends the CPU seconds (user + sys, children included) it used:
+# on a shared machine the wall clock wanders, CPU time much less.
 timed() {
   local figure=$1 side=$2
   shift 2
   sync
-  local t0 t1
+  local t0 t1 cpu TIMEFORMAT='%U %S'
   t0=$(date +%s.%N)
-  "$@" >/dev/null
+  { time "$@" >/dev/null; } 2>"$scratch/cpu"
   t1=$(date +%s.%N)
-  echo "$figure $side $(python3 -c "print($t1 - $t0)")" >>"$times"
+  cpu=$(tail -1 "$scratch/cpu")
+  echo "$figure $side $(python3 -c "print($t1 - $t0, sum(map(float, '$cpu'.split())))")" >>"$times"
 }
 
 clear_out() { rm -rf "$out"; mkdir -p "$out"; }
@@ -216,16 +225,19 @@ fi
 for format in raw vmdk-flat vmdk-sparse vmdk-stream; do
   echo "size export-$format ${sizes[$format]}" >>"$times"
 done
-python3 - "$times" "$mib" "$repeat" "$vmdk_import" <<'EOF'
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$times" "$mib" "$repeat" "$vmdk_import" "$load_before" "$load_after" <<'EOF'
 import statistics, sys
 path, mib, repeat, vmdk_import = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-runs, sizes = {}, {}
+load_before, load_after = sys.argv[5], sys.argv[6]
+runs, cpus, sizes = {}, {}, {}
 for line in open(path):
     parts = line.split()
     if parts[0] == "size":
         sizes[parts[1]] = (int(parts[2]), int(parts[3]))
         continue
     runs.setdefault((parts[0], parts[1]), []).append(float(parts[2]))
+    cpus.setdefault((parts[0], parts[1]), []).append(float(parts[3]))
 rows = [  # figure, label, target
     ("import-raw", "import raw", 1.0),
     ("export-raw", "export raw", 1.0),
@@ -235,12 +247,13 @@ rows = [  # figure, label, target
     ("import-monolithicSparse", "import vmdk-sparse", 1.0),
     ("import-streamOptimized", "import vmdk-stream", 1.0),
 ]
-header = ["figure", "rpfs s", "qemu-img s", "speed", "target", "result", "rpfs MiB", "qemu MiB",
-          "qemu-img no sync s (1 run)"]
+header = ["figure", "rpfs s", "qemu-img s", "speed", "target", "result", "rpfs cpu s",
+          "qemu cpu s", "rpfs MiB", "qemu MiB", "qemu-img no sync s (1 run)"]
 table, met, judged = [header], 0, 0
 for figure, label, goal in rows:
     if (figure, "rpfs") not in runs:
-        table.append([label, "-", "-", "-", f">= {goal:.1f}x", "not measured", "", "", ""])
+        table.append([label, "-", "-", "-", f">= {goal:.1f}x", "not measured", "", "", "", "",
+                      ""])
         continue
     r = statistics.median(runs[(figure, "rpfs")])
     q = statistics.median(runs[(figure, "qemu")])
@@ -252,6 +265,8 @@ for figure, label, goal in rows:
     size = sizes.get(figure)
     table.append([label, f"{r:.2f}", f"{q:.2f}", f"{ratio:.2f}x", f">= {goal:.1f}x",
                   "met" if ok else "MISSED",
+                  f"{statistics.median(cpus[(figure, 'rpfs')]):.2f}",
+                  f"{statistics.median(cpus[(figure, 'qemu')]):.2f}",
                   f"{size[0] / 1024:.0f}" if size else "", f"{size[1] / 1024:.0f}" if size else "",
                   f"{u:.2f}"])
 widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -259,7 +274,8 @@ print()
 runs_text = "1 run" if repeat == 1 else f"median of {repeat} runs"
 print(f"Image benchmark: {mib} MiB raw image, half data (random and text MiBs), {runs_text};")
 print("speed = qemu-img time / rpfs time; baseline: qemu-img convert, then sync of its output (rpfs fsyncs);")
-print("sizes are allocated MiB of the output (du); source and vault in the page cache")
+print("cpu = user + sys seconds (median); sizes are allocated MiB of the output (du); source and")
+print(f"vault in the page cache; load average before {load_before}, after {load_after}")
 for i, row in enumerate(table):
     print("  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(row)))
     if i == 0:

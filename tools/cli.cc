@@ -23,6 +23,10 @@ int RunCli(const std::vector<std::string>& args, Context* ctx) {
   RegisterVerify(app, ctx);
   RegisterStat(app, ctx);
   RegisterMount(app, ctx);
+  RegisterFailover(app, ctx);
+  RegisterFailback(app, ctx);
+  RegisterDiff(app, ctx);
+  RegisterJobs(app, ctx);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them so
   try {
     app.parse(reversed);

@@ -1,14 +1,18 @@
-// Vault::ScanData with read-ahead: a reader thread walks the view's data
-// blocks (index walk, journal reads, checksum, decompression) while the
-// calling thread consumes what was already read, so reading the vault and
-// writing an image overlap on two cores.
+// A disk view's data blocks as runs of bytes, read ahead of the caller:
+// catalog::ScanBlockRuns (catalog/vault_scan.h) walks the index, reads the
+// records in batches and decodes them on every core on its own thread while
+// the calling thread consumes the batch before, so reading the vault and
+// writing an image overlap.
 //
 // ScanDataRuns calls fn(offset, data, len) on the calling thread for every
-// run of adjacent data blocks, in disk order; a run is at most 1 MiB, so a
-// long stretch of data arrives as several runs. Never-written and zero
-// blocks are skipped (Vault::ScanData). Memory: at most 8 runs (8 MiB).
-// If fn fails, the reader stops and that Status is returned; a read error
-// is returned once the runs before it were consumed.
+// run of adjacent data blocks, in disk order; a run is at most 4 MiB (one
+// batch; or one block, if blocks are bigger), so a long stretch of data
+// arrives as several runs. `data` is valid during the call and starts on a
+// 4 KiB boundary if the block size is a multiple of 4 KiB, so an
+// OutputFile can write it around the page cache. Never-written and zero
+// blocks are skipped. Memory: three batches. If fn fails, the scan stops
+// and that Status is returned; a read error is returned once the runs
+// before it were consumed.
 #pragma once
 
 #include <cstdint>

@@ -1,10 +1,13 @@
 // `rpfs disk import`: streams an image (fs/image_reader.h) into a disk
 // just created with the image's capacity.
 //
-// Runs are gathered into writes of up to kImportWriteBytes (4 MiB) and
-// split at all-zero blocks, which are not stored (a new disk reads them as
-// zeros), so Vault::Write gets big calls and holes and zero grains cost
-// nothing. Memory: one write buffer plus the reader's own.
+// A reader thread gathers the image's runs into batches of up to
+// kImportWriteBytes (4 MiB) and finds their all-zero blocks, which are not
+// stored (a new disk reads them as zeros), so holes and zero grains cost
+// nothing. Meanwhile the calling thread writes the batch before: its data
+// stretches go to Vault::Write in 512 KiB pieces, several at once on the
+// shared worker pool, so compressing and checksumming them uses every
+// core. Memory: a few batches plus the reader's own buffers.
 #pragma once
 
 #include <cstdint>

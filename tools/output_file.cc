@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace rpfs::tools {
@@ -62,12 +63,45 @@ OutputFile::OutputFile(std::string path, int fd)
     : path_(std::move(path)), tmp_path_(path_ + ".tmp"), fd_(fd) {}
 
 OutputFile::~OutputFile() {
+  if (direct_fd_ >= 0) ::close(direct_fd_);
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(tmp_path_.c_str());
 }
 
+void OutputFile::UseDirectWrites() {
+  if (direct_fd_ >= 0 || fd_ < 0) return;
+  // A second descriptor, so the small writes keep the cached path. Where
+  // O_DIRECT is refused (some file systems) everything stays cached.
+  direct_fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+}
+
 Status OutputFile::WriteAt(uint64_t offset, const void* data, size_t n) {
-  return WriteFully(fd_, offset, static_cast<const char*>(data), n, tmp_path_);
+  const auto* p = static_cast<const char*>(data);
+  if (direct_fd_ >= 0 && n >= kDirectMinBytes && offset % kDirectAlign == 0 &&
+      n % kDirectAlign == 0 && reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0) {
+    ssize_t w;
+    do {
+      w = ::pwrite(direct_fd_, p, n, static_cast<off_t>(offset));
+    } while (w < 0 && errno == EINTR);
+    if (w == static_cast<ssize_t>(n)) {
+      direct_bytes_ += n;
+      return Status::OK();
+    }
+    if (w < 0 && errno == EINVAL) {
+      // The file system wants another alignment after all: stop trying.
+      ::close(direct_fd_);
+      direct_fd_ = -1;
+    } else if (w < 0) {
+      return Status::FromErrno(errno, "write " + tmp_path_ + " at offset " +
+                                          std::to_string(offset));
+    } else {
+      // Short (a size limit, a full disk): the rest through the cache, which
+      // reports why.
+      direct_bytes_ += static_cast<uint64_t>(w);
+      return WriteFully(fd_, offset + w, p + w, n - w, tmp_path_);
+    }
+  }
+  return WriteFully(fd_, offset, p, n, tmp_path_);
 }
 
 Status OutputFile::Append(const void* data, size_t n) {
@@ -118,7 +152,12 @@ Status OutputFile::Truncate(uint64_t size) {
 
 Status OutputFile::Commit() {
   RPFS_RETURN_IF_ERROR(Flush());
+  // One fsync covers the file, whichever descriptor wrote it.
   if (::fsync(fd_) != 0) return Status::FromErrno(errno, "fsync " + tmp_path_);
+  if (direct_fd_ >= 0) {
+    ::close(direct_fd_);
+    direct_fd_ = -1;
+  }
   int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) return Status::FromErrno(errno, "close " + tmp_path_);

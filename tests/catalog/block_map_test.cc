@@ -21,7 +21,8 @@ class BlockMapTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(Env::Open(dir_.path(), Env::Options(), &env_).ok());
     ASSERT_TRUE(env_->OpenDb("blocks", &dbi_).ok());
-    map_ = std::make_unique<BlockMap>(env_.get(), dbi_);
+    ASSERT_TRUE(env_->OpenDb("changes", &changes_).ok());
+    map_ = std::make_unique<BlockMap>(env_.get(), dbi_, changes_);
   }
   // A version whose location encodes its seq, so results are checkable.
   void Add(uint32_t disk, uint32_t branch, uint64_t block, uint64_t seq, uint8_t flags = 0) {
@@ -38,7 +39,7 @@ class BlockMapTest : public ::testing::Test {
   }
   TempDir dir_;
   std::unique_ptr<Env> env_;
-  MDB_dbi dbi_;
+  MDB_dbi dbi_, changes_;
   std::unique_ptr<BlockMap> map_;
 };
 

@@ -79,7 +79,7 @@ TEST_F(VaultTest, ForkedBranchIsIsolatedAndFallsThrough) {
   ASSERT_TRUE(v_->Write(d_.id, 0, b.data(), b.size()).ok());  // primary moves on
 
   Branch br;
-  ASSERT_TRUE(v_->ForkBranch("test1", View{p.branch, p.seq}, &br).ok());
+  ASSERT_TRUE(v_->Failover("g", View{p.branch, p.seq}, "test1", /*test=*/true, &br).ok());
   EXPECT_EQ(p.seq, br.fork_seq);
   EXPECT_EQ(a, ReadAll(View{br.id, kMaxSeq}));  // sees the point, not the later write
 
@@ -98,7 +98,7 @@ TEST_F(VaultTest, ForkedBranchIsIsolatedAndFallsThrough) {
   ASSERT_TRUE(Vault::Open(dir_ / "v", OpenOptions(), &v_).ok());
   EXPECT_EQ(want_branch, ReadAll(View{br.id, kMaxSeq}));
   EXPECT_EQ(want_primary, ReadAll(v_->Latest(d_)));
-  EXPECT_TRUE(v_->ForkBranch("test1", View{1, kMaxSeq}, nullptr).code() ==
+  EXPECT_TRUE(v_->Failover("g", View{1, kMaxSeq}, "test1", /*test=*/true, nullptr).code() ==
               Status::Code::kAlreadyExists);
 }
 

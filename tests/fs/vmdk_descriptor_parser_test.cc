@@ -127,6 +127,17 @@ TEST(VmdkDescriptorParser, ReadsTheDescriptorEmbeddedInASparseExtent) {
   EXPECT_EQ(d.extents[0].line_offset, 512u + text.find("RW "));
 }
 
+// QEMU rewrites CID= with "%x" in place: a shorter new CID leaves the old
+// text's tail after the NUL it writes. The text ends at the first NUL.
+TEST(VmdkDescriptorParser, TextEndsAtTheFirstNul) {
+  std::string text = kHead + "RW 2048 FLAT \"d-flat.vmdk\" 0\n";
+  text += std::string("\0", 1) + "mdk\" 0\nddb.geometry.heads = \"16\"\n" + std::string(40, '\0');
+  VmdkDescriptor d = MustParse(text);
+  ASSERT_EQ(d.extents.size(), 1u);
+  EXPECT_EQ(d.extents[0].sectors, 2048u);
+  EXPECT_EQ(ErrorOf(std::string("\0", 1) + kHead), ErrorOf(""));  // nothing before the NUL
+}
+
 TEST(VmdkDescriptorParser, AcceptsTheFormatsLatitude) {
   std::string text =
       "\n  # comment\r\n\t\nversion = \"2\"\r\nCID=ABCDEF01\r\nparentCID = ffffffff\r\n"

@@ -17,5 +17,9 @@ void RegisterExport(CLI::App& app, Context* ctx);
 void RegisterVerify(CLI::App& app, Context* ctx);
 void RegisterStat(CLI::App& app, Context* ctx);
 void RegisterMount(CLI::App& app, Context* ctx);
+void RegisterFailover(CLI::App& app, Context* ctx);  // failover, failover cleanup, reprotect
+void RegisterFailback(CLI::App& app, Context* ctx);
+void RegisterDiff(CLI::App& app, Context* ctx);
+void RegisterJobs(CLI::App& app, Context* ctx);
 
 }  // namespace rpfs::tools

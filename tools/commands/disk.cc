@@ -100,11 +100,20 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
         !(s = v->CreateDisk(a->name, image->capacity(), a->group, &d)).ok()) {
       return ctx->Fail(s);
     }
+    catalog::Job job;
+    job.kind = "import";
+    job.group = d.group;
+    job.details = a->file + " (" + image->format() + ") as " + d.name;
+    job.progress_total = d.size;
+    if (!(s = v->StartJob(&job)).ok()) return ctx->Fail(s);
     Progress progress("import " + d.name);
     ImportResult r;
     s = ImportImage(*v, d, *image, &r, [&](uint64_t done, uint64_t total) {
       progress.Update(done, total);
     });
+    if (s.ok()) job.progress_done = d.size;
+    Status js = v->FinishJob(&job, s);
+    if (s.ok()) s = js;
     if (!s.ok()) {
       // Grain data (a bad deflate stream) is only checked while streaming:
       // take the half-imported disk away again.

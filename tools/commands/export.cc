@@ -66,12 +66,21 @@ void RegisterExport(CLI::App& app, Context* ctx) {
         !(s = v->ResolveView(d, a->point, &view, &what)).ok()) {
       return ctx->Fail(s);
     }
+    catalog::Job job;
+    job.kind = "export";
+    job.group = d.group;
+    job.details = d.name + " at " + what + " to " + ctx->Path(a->out) + " (" + a->format + ")";
+    job.progress_total = d.size;
+    if (!(s = v->StartJob(&job)).ok()) return ctx->Fail(s);
     ExportResult r;
     {
       Progress progress("export " + d.name);
       s = fn(*v, d, view, ctx->Path(a->out), &r,
              [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
     }
+    if (s.ok()) job.progress_done = d.size;
+    Status js = v->FinishJob(&job, s);
+    if (s.ok()) s = js;
     if (!s.ok()) return ctx->Fail(s);
     ctx->out() << "exported " << d.name << " at " << what << " to " << a->out << " ("
                << a->format << ", " << FormatBytes(d.size) << " disk, "

@@ -5,6 +5,7 @@
 
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
+#include "tools/failback_plan.h"
 
 namespace rpfs::tools {
 
@@ -39,6 +40,16 @@ void RegisterStat(CLI::App& app, Context* ctx) {
                             {"points", points.size()}};
       row["oldest_point"] = points.empty() ? "" : catalog::FormatRfc3339(points.front().time_ns);
       row["newest_point"] = points.empty() ? "" : catalog::FormatRfc3339(points.back().time_ns);
+      catalog::Branch active;
+      if (v->GetBranch(g.active_branch, &active).ok()) row["active_branch"] = active.name;
+      if (g.state == "failed-over" || g.state == "reprotected") {
+        // What failback would send now, and the journal it needs kept.
+        FailbackPending p;
+        if (!(s = MeasureFailbackPending(*v, g.name, &p)).ok()) return ctx->Fail(s);
+        row["failback_pending_bytes"] = p.bytes;
+        row["failback_pending_blocks"] = p.blocks;
+        row["failback_journal_bytes"] = p.journal_bytes;
+      }
       groups.push_back(row);
     }
     j["groups"] = groups;
@@ -58,9 +69,16 @@ void RegisterStat(CLI::App& app, Context* ctx) {
               << "last write   " << (st.last_time_ns ? catalog::FormatRfc3339(st.last_time_ns) : "-")
               << "\n";
     for (const auto& g : groups) {
-      ctx->out() << "group " << g["name"].get<std::string>() << ": " << g["points"].get<size_t>()
-                << " points, oldest " << g["oldest_point"].get<std::string>() << ", retention "
-                << FormatDuration(g["retention_promised_s"].get<uint64_t>()) << "\n";
+      ctx->out() << "group " << g["name"].get<std::string>() << " ("
+                 << g["state"].get<std::string>() << ", writes to "
+                 << g.value("active_branch", std::string("?")) << "): " << g["points"].get<size_t>()
+                 << " points, oldest " << g["oldest_point"].get<std::string>() << ", retention "
+                 << FormatDuration(g["retention_promised_s"].get<uint64_t>()) << "\n";
+      if (g.contains("failback_pending_bytes")) {
+        ctx->out() << "  failback pending: " << FormatBytes(g["failback_pending_bytes"].get<uint64_t>())
+                   << " to send; the journal keeps "
+                   << FormatBytes(g["failback_journal_bytes"].get<uint64_t>()) << " for it\n";
+      }
     }
   });
 }
