@@ -14,6 +14,11 @@
 # (raw, vmdk-flat, vmdk-sparse, vmdk-stream) of a 2 GiB image against
 # `qemu-img convert` of the same file; see that script for its settings.
 # RPFS_BENCH_IMAGE=0 skips it.
+#
+# Then scripts/failback_bench.sh times `rpfs failback` of 64 MiB changed on
+# a 4 GiB disk against a full `qemu-img convert` copy of it, and `rpfs
+# failover --test` of a 4 GiB against a 64 GiB disk; see that script for
+# its settings (RPFS_BENCH_FAILBACK_MIB, ...). RPFS_BENCH_FAILBACK=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${RPFS_BUILD_DIR:-build}
@@ -33,4 +38,8 @@ fi
 
 if [ "${RPFS_BENCH_IMAGE:-1}" != 0 ]; then
   scripts/image_bench.sh
+fi
+
+if [ "${RPFS_BENCH_FAILBACK:-1}" != 0 ]; then
+  scripts/failback_bench.sh
 fi
