@@ -150,6 +150,7 @@ Status ParseExtent(std::string_view line, const LineError& err, DescriptorExtent
     if (e->type == ExtentType::kZero) return Status::OK();
     return err(std::string(ExtentTypeName(e->type)) + " extent without a file name");
   }
+  if (e->type == ExtentType::kZero) return err("ZERO extent with a file name");
   if (line.front() != '"') return err("extent file name must be quoted");
   size_t close = line.find('"', 1);
   if (close == std::string_view::npos) return err("extent file name has no closing quote");

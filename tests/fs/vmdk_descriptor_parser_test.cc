@@ -188,6 +188,8 @@ TEST(VmdkDescriptorParser, RefusesBadExtentLines) {
   ExpectBadLine("RW 100 FLAT \"a\" 99999999999999999999", "extent offset 99999999999999999999 overflows");
   ExpectBadLine("RW 100 SPARSE \"a\" 0", "SPARSE extent with an offset");
   ExpectBadLine("RW 100 VMFS \"a\" 0", "VMFS extent with an offset");
+  // Found by descriptor_fuzz: a ZERO extent has no file, so one naming a file is refused.
+  ExpectBadLine("RW 10 ZERO \"a\"", "ZERO extent with a file name");
 }
 
 TEST(VmdkDescriptorParser, RefusesBadKeysAndValues) {
