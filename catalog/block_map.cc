@@ -34,6 +34,11 @@ size_t BlockMap::pending() const {
   return pending_.entries.size();
 }
 
+size_t BlockMap::unflushed() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return pending_.entries.size() + flushing_.entries.size();
+}
+
 bool BlockMap::FindIn(const Table& t, const BlockKey& probe, BlockVersion* v) {
   if (probe.seq < t.min_seq) return false;
   auto it = t.entries.lower_bound(probe);
@@ -84,11 +89,12 @@ Status BlockMap::Reader::Find(uint32_t disk, const BranchChain& chain, uint64_t 
   return Status::OK();
 }
 
-Status BlockMap::Flush(const std::function<Status(Txn&)>& also) {
-  {
-    std::unique_lock<std::shared_mutex> l(mu_);
-    std::swap(flushing_, pending_);
-  }
+void BlockMap::BeginFlush() {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  std::swap(flushing_, pending_);
+}
+
+Status BlockMap::CommitFlush(const std::function<Status(Txn&)>& also) {
   Status s = env_->Update([&](Txn& txn) {
     for (const auto& [key, version] : flushing_.entries) {
       RPFS_RETURN_IF_ERROR(txn.Put(dbi_, EncodeBlockKey(key).view(), EncodeBlockValue(version).view()));
@@ -96,15 +102,24 @@ Status BlockMap::Flush(const std::function<Status(Txn&)>& also) {
     RPFS_RETURN_IF_ERROR(AppendChangeRows(txn, changes_, flushing_.entries));
     return also(txn);
   });
-  std::unique_lock<std::shared_mutex> l(mu_);
   if (!s.ok()) {
-    // Keep the versions visible and retry them with the next flush.
-    flushing_.entries.merge(pending_.entries);
-    flushing_.min_seq = std::min(flushing_.min_seq, pending_.min_seq);
-    std::swap(pending_, flushing_);
+    AbortFlush();
+    return s;
   }
-  flushing_ = Table();
+  Table done;  // freed after the lock: a big table takes a while
+  std::unique_lock<std::shared_mutex> l(mu_);
+  std::swap(done, flushing_);
+  l.unlock();
   return s;
+}
+
+void BlockMap::AbortFlush() {
+  // Keep the versions visible and retry them with the next flush.
+  std::unique_lock<std::shared_mutex> l(mu_);
+  flushing_.entries.merge(pending_.entries);
+  flushing_.min_seq = std::min(flushing_.min_seq, pending_.min_seq);
+  std::swap(pending_, flushing_);
+  flushing_ = Table();
 }
 
 Status BlockMap::ChangedBlocks(uint32_t disk, uint32_t branch, uint64_t lo, uint64_t hi,

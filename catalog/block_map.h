@@ -44,6 +44,7 @@ class BlockMap {
 
   void Add(const BlockKey& key, const BlockVersion& version);
   size_t pending() const;
+  size_t unflushed() const;  // pending, plus those a flush is writing
 
   // Lookups against one consistent snapshot (a read txn plus the
   // in-memory tables); use one Reader for all blocks of a request.
@@ -76,7 +77,18 @@ class BlockMap {
 
   // Writes the in-memory versions (and their change log rows) to LMDB, in one transaction with
   // whatever `also` writes (the indexed position, points, ...).
-  Status Flush(const std::function<Status(Txn&)>& also);
+  Status Flush(const std::function<Status(Txn&)>& also) {
+    BeginFlush();
+    return CommitFlush(also);
+  }
+  // Flush in two steps, so that the cut (which versions go) can be made
+  // under the writer's lock and the LMDB work done outside it. Readers see
+  // the versions being flushed all along; writers Add meanwhile. One flush
+  // at a time: the caller serializes BeginFlush..CommitFlush pairs. If the
+  // commit fails, the versions stay in memory and go with the next flush.
+  void BeginFlush();
+  Status CommitFlush(const std::function<Status(Txn&)>& also);
+  void AbortFlush();  // after BeginFlush, when the caller cannot commit
 
   // Calls fn for each block in [first, end) that has a version visible
   // through chain, in block order, with the version that wins. Reads

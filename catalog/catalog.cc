@@ -36,35 +36,37 @@ Status Catalog::Open(const std::string& dir, size_t initial_map_size,
 }
 
 Status Catalog::LoadMeta(VaultMeta* m) const {
-  return env_->View([&](Txn& txn) {
-    std::string_view v;
-    RPFS_RETURN_IF_ERROR(txn.Get(meta, "vault", &v));
-    nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return Status::Corruption("catalog: malformed vault meta");
-    try {
-      m->format = j.at("format");
-      std::string id = j.at("id");
-      if (id.size() != 32) return Status::Corruption("catalog: malformed vault id");
-      for (int i = 0; i < 16; ++i) {
-        m->id.bytes[i] = static_cast<uint8_t>(std::stoul(id.substr(2 * i, 2), nullptr, 16));
-      }
-      m->block_size = j.at("block_size");
-      m->compression_level = j.at("compression_level");
-      m->max_segment_bytes = j.at("max_segment_bytes");
-      m->created_ns = j.at("created_ns");
-      m->indexed_seq = j.at("indexed_seq");
-      m->indexed_pos.segment = j.at("indexed_segment");
-      m->indexed_pos.offset = j.at("indexed_offset");
-      m->next_disk_id = j.at("next_disk_id");
-      m->next_branch_id = j.at("next_branch_id");
-      m->next_point_id = j.at("next_point_id");
-      m->next_job_id = j.at("next_job_id");
-      m->passphrase_hash = j.value("passphrase_hash", "");
-    } catch (const std::exception& e) {
-      return Status::Corruption(std::string("catalog: malformed vault meta: ") + e.what());
+  return env_->View([&](Txn& txn) { return LoadMeta(txn, m); });
+}
+
+Status Catalog::LoadMeta(const Txn& txn, VaultMeta* m) const {
+  std::string_view v;
+  RPFS_RETURN_IF_ERROR(txn.Get(meta, "vault", &v));
+  nlohmann::json j = nlohmann::json::parse(v, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption("catalog: malformed vault meta");
+  try {
+    m->format = j.at("format");
+    std::string id = j.at("id");
+    if (id.size() != 32) return Status::Corruption("catalog: malformed vault id");
+    for (int i = 0; i < 16; ++i) {
+      m->id.bytes[i] = static_cast<uint8_t>(std::stoul(id.substr(2 * i, 2), nullptr, 16));
     }
-    return Status::OK();
-  });
+    m->block_size = j.at("block_size");
+    m->compression_level = j.at("compression_level");
+    m->max_segment_bytes = j.at("max_segment_bytes");
+    m->created_ns = j.at("created_ns");
+    m->indexed_seq = j.at("indexed_seq");
+    m->indexed_pos.segment = j.at("indexed_segment");
+    m->indexed_pos.offset = j.at("indexed_offset");
+    m->next_disk_id = j.at("next_disk_id");
+    m->next_branch_id = j.at("next_branch_id");
+    m->next_point_id = j.at("next_point_id");
+    m->next_job_id = j.at("next_job_id");
+    m->passphrase_hash = j.value("passphrase_hash", "");
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("catalog: malformed vault meta: ") + e.what());
+  }
+  return Status::OK();
 }
 
 Status Catalog::PutMeta(Txn& txn, const VaultMeta& m) {

@@ -56,6 +56,7 @@ class Catalog {
   BlockMap& blocks() { return *blocks_; }
 
   Status LoadMeta(VaultMeta* meta) const;  // NotFound on a fresh env
+  Status LoadMeta(const Txn& txn, VaultMeta* meta) const;
   Status PutMeta(Txn& txn, const VaultMeta& meta);
 
   template <class Row>

@@ -52,6 +52,7 @@ Vault::Vault(std::string dir, const OpenOptions& options)
 }
 
 Vault::~Vault() {
+  StopIndexFlusher();
   if (journal_) {
     std::lock_guard<std::mutex> l(write_mu_);
     FlushIndexLocked();
@@ -131,6 +132,7 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
     return v->catalog_->PutMeta(txn, m);
   }));
   v->branches_[1] = primary;
+  v->StartIndexFlusher();
   *out = std::move(v);
   return Status::OK();
 }
@@ -152,6 +154,7 @@ Status Vault::Open(const std::string& dir, const OpenOptions& options,
   RPFS_RETURN_IF_ERROR(v->LoadRows());
   RPFS_RETURN_IF_ERROR(v->InterruptRunningJobs());
   RPFS_RETURN_IF_ERROR(v->Recover());
+  v->StartIndexFlusher();
   *out = std::move(v);
   return Status::OK();
 }
@@ -288,36 +291,6 @@ uint64_t Vault::NextTimeLocked() {
   // Record times never go backwards, so seq order is time order.
   last_time_ns_ = std::max(last_time_ns_, clock_());
   return last_time_ns_;
-}
-
-Status Vault::FlushIndex() {
-  std::lock_guard<std::mutex> l(write_mu_);
-  return FlushIndexLocked();
-}
-
-Status Vault::FlushIndexLocked() {
-  // The index must never name a record the journal could still lose.
-  RPFS_RETURN_IF_ERROR(journal_->Sync());
-  VaultMeta m = meta_;
-  m.indexed_seq = last_seq_;
-  m.indexed_pos = journal_->end();
-  RPFS_RETURN_IF_ERROR(catalog_->blocks().Flush([&](Txn& txn) {
-    for (const Point& p : pending_points_) {
-      RPFS_RETURN_IF_ERROR(catalog_->PutRow(txn, catalog_->points, BigEndianKey64(p.id), p));
-    }
-    for (auto [ms, seq] : pending_timeline_) {
-      RPFS_RETURN_IF_ERROR(txn.Put(catalog_->timeline, BigEndianKey64(ms), BigEndianKey64(seq)));
-    }
-    return catalog_->PutMeta(txn, m);
-  }));
-  meta_ = m;
-  {
-    std::unique_lock<std::shared_mutex> l(rows_mu_);
-    for (const Point& p : pending_points_) points_[p.id] = p;
-  }
-  pending_points_.clear();
-  pending_timeline_.clear();
-  return Status::OK();
 }
 
 Status Vault::PutRowDurably(const std::function<Status(Txn&)>& fn) {
@@ -476,7 +449,8 @@ Status Vault::Stats(VaultStats* st) {
     st->block_versions = ms.ms_entries;
     return Status::OK();
   }));
-  st->block_versions += catalog_->blocks().pending();
+  st->unflushed_versions = catalog_->blocks().unflushed();
+  st->block_versions += st->unflushed_versions;
   std::lock_guard<std::mutex> l(write_mu_);
   st->last_seq = last_seq_;
   st->last_time_ns = last_time_ns_;

@@ -16,6 +16,7 @@
 // serialized by one mutex; reads run concurrently with them.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -24,6 +25,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -43,6 +45,9 @@ struct VaultOptions {
 struct OpenOptions {
   // In-memory index entries that trigger a flush to LMDB.
   size_t index_flush_entries = 1 << 18;
+  // Flush on a thread of the vault's own, off the write path (false:
+  // the write that crosses index_flush_entries flushes).
+  bool background_index_flush = true;
   size_t initial_map_size = 64ull << 20;
   // Wall clock in ns since the epoch; tests inject their own.
   std::function<uint64_t()> clock;
@@ -60,6 +65,7 @@ struct VaultStats {
   uint32_t segments = 0;
   uint64_t last_seq = 0;
   uint64_t block_versions = 0;  // in the index, including not yet flushed
+  uint64_t unflushed_versions = 0;  // of those, the ones only in memory
   uint64_t last_time_ns = 0;
 };
 
@@ -177,7 +183,14 @@ class Vault {
   Status Recover();
   Status IndexRecord(const journal::RecordHeader& h, const std::string& payload,
                      const journal::RecordLocation& loc);
+  // Index flushes (catalog/vault_index_flush.cc). FlushIndexLocked waits
+  // out a background flush first (letting go of write_mu_ meanwhile).
   Status FlushIndexLocked();
+  Status NoteIndexGrowthLocked();
+  void StartIndexFlusher();
+  void StopIndexFlusher();
+  void IndexFlusherLoop();
+  Status FlushIndexInBackground(std::unique_lock<std::mutex>& l);
   // `full` holds the encoded whole blocks of the request, from block
   // `first_full` on; partial blocks are merged and encoded here.
   Status WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data, size_t n,
@@ -202,6 +215,14 @@ class Vault {
   uint64_t last_timeline_ms_ = 0;
   std::vector<std::pair<uint64_t, uint64_t>> pending_timeline_;  // (ms, first seq)
   std::vector<Point> pending_points_;
+  // The background index flusher; its flags are guarded by write_mu_.
+  std::condition_variable flush_cv_;
+  bool flush_wanted_ = false;
+  bool bg_flushing_ = false;
+  bool stop_flusher_ = false;
+  Status bg_flush_status_;  // a failed background flush, for the next writer
+  std::vector<std::pair<uint64_t, uint64_t>> flushing_timeline_;  // taken by it
+  std::thread flusher_;
 
   mutable std::shared_mutex rows_mu_;  // guards the row caches below
   std::map<std::string, Group> groups_;

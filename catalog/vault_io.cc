@@ -131,8 +131,7 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
     NoteTimeLocked(now, seq);
   }
   if (!result.ok()) return result;
-  if (catalog_->blocks().pending() >= options_.index_flush_entries) return FlushIndexLocked();
-  return Status::OK();
+  return NoteIndexGrowthLocked();
 }
 
 Status Vault::ReadBlock(uint32_t disk, uint64_t block, const FoundBlock& found, char* out) {

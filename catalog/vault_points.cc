@@ -72,8 +72,26 @@ std::vector<Point> Vault::ListPoints(const std::string& group) const {
 Status Vault::SeqAtTime(uint64_t t_ns, uint64_t* seq) const {
   const uint64_t t_ms = t_ns / 1000000;
   // The first instant recorded after t_ms starts a seq that t cannot see.
+  // Memory first (entries not yet flushed, or being flushed), then LMDB:
+  // an entry that leaves memory after the first look was committed before
+  // it left, so the second finds it; LMDB's entries are the older ones.
   bool found = false;
   uint64_t first_after = 0;
+  uint64_t last;
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    last = last_seq_;
+    for (const auto* list : {&flushing_timeline_, &pending_timeline_}) {
+      for (auto [ms, s] : *list) {
+        if (ms > t_ms) {
+          found = true;
+          first_after = s;
+          break;
+        }
+      }
+      if (found) break;
+    }
+  }
   RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
     Cursor c(txn, catalog_->timeline);
     RPFS_RETURN_IF_ERROR(c.SeekAtLeast(BigEndianKey64(t_ms + 1)));
@@ -83,17 +101,7 @@ Status Vault::SeqAtTime(uint64_t t_ns, uint64_t* seq) const {
     }
     return Status::OK();
   }));
-  std::lock_guard<std::mutex> l(write_mu_);
-  if (!found) {
-    for (auto [ms, s] : pending_timeline_) {
-      if (ms > t_ms) {
-        found = true;
-        first_after = s;
-        break;
-      }
-    }
-  }
-  *seq = found ? first_after - 1 : last_seq_;
+  *seq = found ? first_after - 1 : last;
   return Status::OK();
 }
 

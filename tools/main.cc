@@ -2,6 +2,7 @@
 // vault is mounted, commands go to the mount daemon's control socket.
 #include <sys/file.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -57,7 +58,20 @@ bool ForwardIfMounted(const std::vector<std::string>& args, int* exit_code) {
 
 }  // namespace
 
+// Keeps freed memory in the process instead of handing it back to the
+// kernel at once. The write path allocates and frees in waves (index
+// tables of 2^18 versions, LMDB's dirty pages at each flush, 1-4 MiB
+// request and batch buffers); with glibc's defaults each wave gets fresh
+// pages, and a page fault costs microseconds on a VM: 10-15% of the mount
+// daemon's CPU on sequential writes. Memory is still returned once more
+// than 256 MiB sits free at the top of the heap.
+static void KeepFreedMemory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);   // the largest glibc takes; bigger blocks are mmapped
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int main(int argc, char** argv) {
+  KeepFreedMemory();
   std::vector<std::string> args(argv + 1, argv + argc);
   int code;
   if (ForwardIfMounted(args, &code)) return code;
