@@ -93,6 +93,11 @@ class Vault {
   Status CreateGroup(const Group& group);
   Status GetGroup(const std::string& name, Group* group) const;
   std::vector<Group> ListGroups() const;
+  // Changes a group's policy: `edit` gets the current row (vault_retention.cc).
+  Status SetGroupPolicy(const std::string& name, const std::function<Status(Group*)>& edit,
+                        Group* out);
+  // Drops the points older than their group's retention window, now.
+  Status ExpirePoints(std::vector<Point>* expired);
 
   // Disks. Sizes are bytes, rounded up to the block size.
   Status CreateDisk(const std::string& name, uint64_t size, const std::string& group, Disk* disk);

@@ -8,8 +8,10 @@
 namespace rpfs::fs {
 namespace {
 
-// Read-only trees never change under a name; live ones may (a new
-// point, a new disk), so the kernel keeps those names briefly.
+// What a read-only tree shows never changes, so the kernel may keep its
+// attributes a while; live trees change (a new point, a new disk), and
+// every name may go (an expired point, a cleaned-up branch), so names are
+// kept briefly everywhere.
 constexpr double kLiveTimeout = 1.0;
 constexpr double kFrozenTimeout = 30.0;
 
@@ -62,7 +64,7 @@ int MakeAttr(FuseState& st, uint64_t ino, const Node& node, struct stat* a) {
   return 0;
 }
 
-// Branches are live too: they take writes, close, and get cleaned up.
+// Attribute timeout. Branches are live too: they take writes and close.
 double TimeoutFor(const Node& node) {
   return node.view_spec.empty() || node.view_spec[0] == '@' ? kLiveTimeout : kFrozenTimeout;
 }
@@ -75,7 +77,8 @@ void ReplyEntry(fuse_req_t req, uint64_t ino, const Node& node) {
     return;
   }
   e.ino = ino;
-  e.attr_timeout = e.entry_timeout = TimeoutFor(node);
+  e.attr_timeout = TimeoutFor(node);
+  e.entry_timeout = kLiveTimeout;
   fuse_reply_entry(req, &e);
 }
 

@@ -52,6 +52,10 @@ void PointScheduler::Tick() {
       (void)catalog::TakeGroupPoint(*vault_, g.name, app, "", &p);
     }
   }
+  // Retention: points past their group's window expire (a failure is
+  // retried next tick; `rpfs prune` reports errors).
+  std::vector<catalog::Point> expired;
+  (void)vault_->ExpirePoints(&expired);
 }
 
 }  // namespace rpfs::fs

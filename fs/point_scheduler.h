@@ -1,5 +1,6 @@
 // PointScheduler: while a vault is mounted, takes each group's crash- and
-// app-consistent points on its policy (--crash-every, --app-every).
+// app-consistent points on its policy (--crash-every, --app-every), and
+// expires the points past each group's retention window.
 // One thread; a tick a second; a failed point (a freeze hook that fails)
 // is retried at the next interval, not every tick.
 #pragma once

@@ -27,6 +27,7 @@ int RunCli(const std::vector<std::string>& args, Context* ctx) {
   RegisterFailback(app, ctx);
   RegisterDiff(app, ctx);
   RegisterJobs(app, ctx);
+  RegisterPrune(app, ctx);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them so
   try {
     app.parse(reversed);

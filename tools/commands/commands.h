@@ -21,5 +21,6 @@ void RegisterFailover(CLI::App& app, Context* ctx);  // failover, failover clean
 void RegisterFailback(CLI::App& app, Context* ctx);
 void RegisterDiff(CLI::App& app, Context* ctx);
 void RegisterJobs(CLI::App& app, Context* ctx);
+void RegisterPrune(CLI::App& app, Context* ctx);
 
 }  // namespace rpfs::tools

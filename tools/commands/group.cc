@@ -1,5 +1,6 @@
-// rpfs group create|list: protection groups and their policy.
+// rpfs group create|set|list: protection groups and their policy.
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +40,42 @@ void RegisterGroup(CLI::App& app, Context* ctx) {
     ctx->out() << "created group " << g.name << " (retention " << FormatDuration(g.retention_s)
               << ", crash every " << FormatDuration(g.crash_every_s) << ", app every "
               << FormatDuration(g.app_every_s) << ")\n";
+  });
+
+  struct SetArgs {
+    std::string name;
+    std::optional<std::string> retention, crash_every, app_every, rpo, freeze_hook, thaw_hook;
+  };
+  auto sa = std::make_shared<SetArgs>();
+  CLI::App* set = group->add_subcommand("set", "Change a group's policy (only the options given)");
+  set->add_option("NAME", sa->name, "Group name")->required();
+  set->add_option("--retention", sa->retention, "How far back points are kept");
+  set->add_option("--crash-every", sa->crash_every, "Crash-consistent point interval");
+  set->add_option("--app-every", sa->app_every, "App-consistent point interval");
+  set->add_option("--rpo", sa->rpo, "RPO alert threshold");
+  set->add_option("--freeze-hook", sa->freeze_hook, "Command run before an app-consistent point");
+  set->add_option("--thaw-hook", sa->thaw_hook, "Command run after an app-consistent point");
+  set->callback([sa, ctx] {
+    std::shared_ptr<catalog::Vault> v;
+    Status s = ctx->OpenVault(&v);
+    if (!s.ok()) return ctx->Fail(s);
+    catalog::Group g;
+    s = v->SetGroupPolicy(sa->name, [&](catalog::Group* row) {
+      auto duration = [](const std::optional<std::string>& text, uint64_t* out) {
+        return text ? ParseDuration(*text, out) : Status::OK();
+      };
+      RPFS_RETURN_IF_ERROR(duration(sa->retention, &row->retention_s));
+      RPFS_RETURN_IF_ERROR(duration(sa->crash_every, &row->crash_every_s));
+      RPFS_RETURN_IF_ERROR(duration(sa->app_every, &row->app_every_s));
+      RPFS_RETURN_IF_ERROR(duration(sa->rpo, &row->rpo_s));
+      if (sa->freeze_hook) row->freeze_hook = *sa->freeze_hook;
+      if (sa->thaw_hook) row->thaw_hook = *sa->thaw_hook;
+      return Status::OK();
+    }, &g);
+    if (!s.ok()) return ctx->Fail(s);
+    ctx->out() << "group " << g.name << ": retention " << FormatDuration(g.retention_s)
+               << ", crash every " << FormatDuration(g.crash_every_s) << ", app every "
+               << FormatDuration(g.app_every_s) << ", rpo " << FormatDuration(g.rpo_s) << "\n";
   });
 
   auto json = std::make_shared<bool>(false);
