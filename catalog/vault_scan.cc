@@ -6,18 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
-#include <cstdlib>
-#include <deque>
 #include <map>
-#include <memory>
-#include <mutex>
-#include <new>
 #include <numeric>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "catalog/vault_scan_pipe.h"
 #include "journal/payload_codec.h"
 #include "journal/worker_pool.h"
 
@@ -25,7 +20,6 @@ namespace rpfs::catalog {
 namespace {
 
 constexpr size_t kBatchBytes = size_t{4} << 20;  // blocks gathered before reading
-constexpr size_t kBatches = 3;  // one being filled, one queued, one with the caller
 // A stretch is what one read covers and one pool task checks and decodes:
 // small enough that a batch splits into work for every core.
 constexpr uint64_t kStretchBytes = uint64_t{256} << 10;
@@ -59,100 +53,11 @@ Status Prefixed(const Status& s, const std::string& prefix) {
   return Status::Internal(m);
 }
 
-struct FreeBytes {
-  void operator()(char* p) const { std::free(p); }
-};
-
-// Found versions in block order and, once read, their blocks: entry e at
-// out + e * block size. Page-aligned, so the caller may hand runs to
-// O_DIRECT writes.
-struct Batch {
-  struct Entry {
-    uint64_t block;
-    FoundBlock found;
-  };
-  std::vector<Entry> entries;
-  std::unique_ptr<char, FreeBytes> out;
-  size_t good = 0;  // entries [0, good) hold their checked bytes
-};
-
-// The hand-over between the scan thread and the caller: kBatches batches
-// go round, so memory stays fixed whatever the disk size.
-class BatchPipe {
- public:
-  BatchPipe(size_t batch_blocks, uint64_t block_size) {
-    const size_t bytes = (batch_blocks * block_size + 4095) / 4096 * 4096;
-    for (Batch& b : batches_) {
-      b.entries.reserve(batch_blocks);
-      void* p = std::aligned_alloc(4096, bytes);
-      if (p == nullptr) throw std::bad_alloc();
-      b.out.reset(static_cast<char*>(p));
-      free_.push_back(&b);
-    }
-  }
-
-  // Scan side. Null once the caller stopped.
-  Batch* Free() {
-    std::unique_lock<std::mutex> l(mu_);
-    changed_.wait(l, [&] { return stopped_ || !free_.empty(); });
-    if (stopped_) return nullptr;
-    Batch* b = free_.front();
-    free_.pop_front();
-    b->entries.clear();
-    b->good = 0;
-    return b;
-  }
-  void Put(Batch* b) {
-    std::lock_guard<std::mutex> l(mu_);
-    ready_.push_back(b);
-    changed_.notify_all();
-  }
-  void Close(Status s) {
-    std::lock_guard<std::mutex> l(mu_);
-    closed_ = true;
-    status_ = std::move(s);
-    changed_.notify_all();
-  }
-
-  // Caller side. Null when the scan is over and every batch was taken.
-  Batch* Take() {
-    std::unique_lock<std::mutex> l(mu_);
-    changed_.wait(l, [&] { return closed_ || !ready_.empty(); });
-    if (ready_.empty()) return nullptr;
-    Batch* b = ready_.front();
-    ready_.pop_front();
-    return b;
-  }
-  void GiveBack(Batch* b) {
-    std::lock_guard<std::mutex> l(mu_);
-    free_.push_back(b);
-    changed_.notify_all();
-  }
-  void Stop() {
-    std::lock_guard<std::mutex> l(mu_);
-    stopped_ = true;
-    changed_.notify_all();
-  }
-  Status status() {
-    std::lock_guard<std::mutex> l(mu_);
-    return status_;
-  }
-
- private:
-  Batch batches_[kBatches];
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<Batch*> free_, ready_;
-  bool stopped_ = false;  // the caller gave up
-  bool closed_ = false;   // the scan is over
-  Status status_;         // how it ended
-};
-
 // Runs on the scan thread: fills batches from the index walk, reads,
 // checks and decodes each (on the pool), puts it in the pipe.
 class BatchReader {
  public:
-  BatchReader(Vault& vault, const Disk& disk, size_t batch_blocks, BatchPipe* pipe)
+  BatchReader(Vault& vault, const Disk& disk, size_t batch_blocks, ScanPipe* pipe)
       : vault_(vault),
         disk_(disk),
         bs_(vault.block_size()),
@@ -168,7 +73,7 @@ class BatchReader {
     if (batch_ == nullptr && (batch_ = pipe_->Free()) == nullptr) {
       return Status::Internal("scan stopped");  // the caller failed and says why
     }
-    batch_->entries.push_back(Batch::Entry{block, found});
+    batch_->entries.push_back(ScanBatch::Entry{block, found});
     if (batch_->entries.size() < batch_blocks_) return Status::OK();
     return Flush();
   }
@@ -177,7 +82,7 @@ class BatchReader {
   // a failed block ends the scan with its error.
   Status Flush() {
     if (batch_ == nullptr) return Status::OK();
-    Batch* b = batch_;
+    ScanBatch* b = batch_;
     batch_ = nullptr;
     Status s = Read(b);
     pipe_->Put(b);
@@ -194,7 +99,7 @@ class BatchReader {
     size_t buffer_at = 0;  // where its bytes go in raw_
   };
 
-  Status Read(Batch* b) {
+  Status Read(ScanBatch* b) {
     const size_t n = b->entries.size();
     batch_ = b;
     done_.assign(n, 0);
@@ -205,7 +110,7 @@ class BatchReader {
       if (done_[e]) continue;
       // Read alone, by the code every read uses: it succeeds (a record
       // the batch could not reach) or says what is wrong.
-      const Batch::Entry& en = b->entries[e];
+      const ScanBatch::Entry& en = b->entries[e];
       Status s = vault_.ReadBlock(disk_.id, en.block, en.found, b->out.get() + e * bs_);
       if (!s.ok()) {
         b->good = e;
@@ -322,7 +227,7 @@ class BatchReader {
 
   // The header at `record`, its payload at `payload` (which may already
   // be `block`): the checks of ReadBlock, then the block decoded.
-  bool CheckAndDecode(const Batch::Entry& en, const char* record, const char* payload,
+  bool CheckAndDecode(const ScanBatch::Entry& en, const char* record, const char* payload,
                       char* block) const {
     const journal::RecordLocation& l = en.found.version.loc;
     if (l.size < journal::kRecordHeaderSize) return false;
@@ -352,8 +257,8 @@ class BatchReader {
   const Disk& disk_;
   const uint64_t bs_;
   const size_t batch_blocks_;
-  BatchPipe* pipe_;
-  Batch* batch_ = nullptr;         // being filled, or being read
+  ScanPipe* pipe_;
+  ScanBatch* batch_ = nullptr;         // being filled, or being read
   std::vector<char> done_;         // per entry: checked and decoded
   std::vector<uint32_t> order_;    // entries by record location
   std::vector<Stretch> stretches_;
@@ -392,7 +297,7 @@ Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& f
   RPFS_RETURN_IF_ERROR(vault.FlushIndex());
   const uint64_t bs = vault.block_size();
   const size_t batch_blocks = std::max<size_t>(1, kBatchBytes / bs);
-  BatchPipe pipe(batch_blocks, bs);
+  ScanPipe pipe(batch_blocks, bs);
   std::thread scan([&] {
     BatchReader reader(vault, d, batch_blocks, &pipe);
     Status s = vault.catalog().blocks().Scan(
@@ -406,7 +311,7 @@ Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& f
   // However this thread leaves (fn may throw), the scan thread is
   // stopped and joined first.
   struct Joiner {
-    BatchPipe& pipe;
+    ScanPipe& pipe;
     std::thread& thread;
     ~Joiner() {
       if (!thread.joinable()) return;
@@ -416,7 +321,7 @@ Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& f
   } joiner{pipe, scan};
   // Here, on the caller's thread: each batch's good blocks, by runs.
   Status s;
-  while (Batch* b = pipe.Take()) {
+  while (ScanBatch* b = pipe.Take()) {
     for (size_t from = 0, e = 1; s.ok() && e <= b->good; ++e) {
       if (e == b->good || b->entries[e].block != b->entries[e - 1].block + 1) {
         s = fn(b->entries[from].block, b->out.get() + from * bs, e - from);

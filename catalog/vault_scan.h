@@ -2,12 +2,14 @@
 // exports (tools/data_runs.h) stand on.
 //
 // ScanBlockRuns walks the index once (BlockMap::Scan: one LMDB snapshot)
-// and gathers the versions it finds into batches of up to 4 MiB of blocks.
-// A batch's records are read with one pread per stretch of nearby records
-// in a segment file (up to 256 KiB), instead of one per block, and checked
-// and decoded on every core (journal::WorkerPool::Shared()); fn then gets
-// the batch's runs of adjacent blocks, in block order, on the calling
-// thread. Never-written and zero blocks are skipped.
+// on a thread of its own and gathers the versions it finds into batches of
+// up to 4 MiB of blocks. A batch's records are read with one preadv per
+// stretch of nearby records in a segment file (up to 256 KiB; stored
+// payloads land straight in their block's place), instead of one read per
+// block, and checked and decoded on every core
+// (journal::WorkerPool::Shared()). Meanwhile the calling thread gets the
+// batch before: fn is called there with its runs of adjacent blocks, in
+// block order. Never-written and zero blocks are skipped.
 //
 // Every record gets the checks Vault::ReadBlock makes (CheckBlockRecord,
 // DecodeBlockPayload below): crc, that it is the version the index names,
@@ -21,8 +23,10 @@
 //
 // Snapshot: "latest" is pinned to the vault's last seq when the scan
 // starts, and the index is flushed so LMDB holds all of it. Cost: one index
-// seek per mapped block and branch level, one pread per stretch, the
-// decoding spread over the cores. Memory: about twice a batch.
+// seek per mapped block and branch level, one read per stretch, the
+// decoding spread over the cores. Memory: three batches plus one batch of
+// raw records.
+// If fn fails, the scan stops and fn's Status is returned.
 #pragma once
 
 #include <cstdint>

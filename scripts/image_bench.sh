@@ -37,12 +37,9 @@
 # before every timed command, so no run pays for the previous one's dirty
 # pages. Each figure is the median of RPFS_BENCH_IMAGE_REPEAT (default 3)
 # runs, rpfs and qemu-img alternating. Every rpfs output is checked with
-# `qemu-img compare` against the source (not timed). rpfs's raw and flat
-# exports write their data around the page cache (O_DIRECT, see
-# tools/output_file.h) and fsync; that is how rpfs writes images, and the
-# baseline keeps qemu-img's own default. The table also shows the CPU
-# seconds (user + sys) of each side, and the load average before and after
-# the run: with other work on the machine, judge by those.
+# `qemu-img compare` against the source (not timed). The table also shows
+# the CPU seconds (user + sys) of each side, and the load average before
+# and after the run: with other work on the machine, judge by those.
 #
 # Environment:
 #   RPFS_BUILD_DIR            build directory (default build)

@@ -7,12 +7,10 @@
 // ScanDataRuns calls fn(offset, data, len) on the calling thread for every
 // run of adjacent data blocks, in disk order; a run is at most 4 MiB (one
 // batch; or one block, if blocks are bigger), so a long stretch of data
-// arrives as several runs. `data` is valid during the call and starts on a
-// 4 KiB boundary if the block size is a multiple of 4 KiB, so an
-// OutputFile can write it around the page cache. Never-written and zero
-// blocks are skipped. Memory: three batches. If fn fails, the scan stops
-// and that Status is returned; a read error is returned once the runs
-// before it were consumed.
+// arrives as several runs. `data` is valid during the call only.
+// Never-written and zero blocks are skipped. Memory: three batches. If fn
+// fails, the scan stops and that Status is returned; a read error is
+// returned once the runs before it were consumed.
 #pragma once
 
 #include <cstdint>

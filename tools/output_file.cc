@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
 #include <cstring>
 
 namespace rpfs::tools {
@@ -63,45 +62,25 @@ OutputFile::OutputFile(std::string path, int fd)
     : path_(std::move(path)), tmp_path_(path_ + ".tmp"), fd_(fd) {}
 
 OutputFile::~OutputFile() {
-  if (direct_fd_ >= 0) ::close(direct_fd_);
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(tmp_path_.c_str());
 }
 
-void OutputFile::UseDirectWrites() {
-  if (direct_fd_ >= 0 || fd_ < 0) return;
-  // A second descriptor, so the small writes keep the cached path. Where
-  // O_DIRECT is refused (some file systems) everything stays cached.
-  direct_fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-}
-
 Status OutputFile::WriteAt(uint64_t offset, const void* data, size_t n) {
-  const auto* p = static_cast<const char*>(data);
-  if (direct_fd_ >= 0 && n >= kDirectMinBytes && offset % kDirectAlign == 0 &&
-      n % kDirectAlign == 0 && reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0) {
-    ssize_t w;
-    do {
-      w = ::pwrite(direct_fd_, p, n, static_cast<off_t>(offset));
-    } while (w < 0 && errno == EINTR);
-    if (w == static_cast<ssize_t>(n)) {
-      direct_bytes_ += n;
-      return Status::OK();
-    }
-    if (w < 0 && errno == EINVAL) {
-      // The file system wants another alignment after all: stop trying.
-      ::close(direct_fd_);
-      direct_fd_ = -1;
-    } else if (w < 0) {
-      return Status::FromErrno(errno, "write " + tmp_path_ + " at offset " +
-                                          std::to_string(offset));
-    } else {
-      // Short (a size limit, a full disk): the rest through the cache, which
-      // reports why.
-      direct_bytes_ += static_cast<uint64_t>(w);
-      return WriteFully(fd_, offset + w, p + w, n - w, tmp_path_);
+  RPFS_RETURN_IF_ERROR(WriteFully(fd_, offset, static_cast<const char*>(data), n, tmp_path_));
+  if (write_behind_ && n > 0) {
+    behind_from_ = std::min(behind_from_, offset);
+    behind_to_ = std::max(behind_to_, offset + n);
+    behind_bytes_ += n;
+    if (behind_bytes_ >= kWriteBehindBytes) {
+      // Only a hint: an error here comes back from Commit's fsync.
+      ::sync_file_range(fd_, static_cast<off64_t>(behind_from_),
+                        static_cast<off64_t>(behind_to_ - behind_from_), SYNC_FILE_RANGE_WRITE);
+      behind_from_ = UINT64_MAX;
+      behind_to_ = behind_bytes_ = 0;
     }
   }
-  return WriteFully(fd_, offset, p, n, tmp_path_);
+  return Status::OK();
 }
 
 Status OutputFile::Append(const void* data, size_t n) {
@@ -152,12 +131,7 @@ Status OutputFile::Truncate(uint64_t size) {
 
 Status OutputFile::Commit() {
   RPFS_RETURN_IF_ERROR(Flush());
-  // One fsync covers the file, whichever descriptor wrote it.
   if (::fsync(fd_) != 0) return Status::FromErrno(errno, "fsync " + tmp_path_);
-  if (direct_fd_ >= 0) {
-    ::close(direct_fd_);
-    direct_fd_ = -1;
-  }
   int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) return Status::FromErrno(errno, "close " + tmp_path_);

@@ -1,17 +1,18 @@
-// OutputFile::UseDirectWrites (tools/output_file.h): big, aligned pieces go
-// around the page cache where the file system allows O_DIRECT, the rest
-// through it; the committed file holds exactly the bytes written, at their
-// offsets, with holes where nothing was written.
+// OutputFile (tools/output_file.h) with UseWriteBehind, the way the raw
+// and flat exports write: pieces in and out of order, big and small,
+// aligned or not, next to each other and with holes between, more than
+// one write-behind window, some through Append(). The committed file holds
+// exactly the bytes written at their offsets, holes stay holes, errors
+// name the file and offset, and nothing is left as PATH.tmp.
 #include "tools/output_file.h"
 
-#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <csignal>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -23,74 +24,96 @@ namespace {
 
 using rpfs::testing::TempDir;
 
-// True if `dir`'s file system takes an aligned O_DIRECT write.
-bool DirectWritesWork(const std::string& dir) {
-  const std::string probe = dir + "/probe";
-  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_DIRECT, 0644);
-  bool ok = false;
-  if (fd >= 0) {
-    void* p = std::aligned_alloc(4096, 4096);
-    std::memset(p, 1, 4096);
-    ok = ::pwrite(fd, p, 4096, 0) == 4096;
-    std::free(p);
-    ::close(fd);
-  }
-  ::unlink(probe.c_str());
-  return ok;
-}
+constexpr uint64_t kMiB = 1 << 20;
 
-TEST(OutputFileDirect, MixedPiecesLandWhereWritten) {
+TEST(OutputFile, WriteBehindKeepsEveryByteAndEveryHole) {
   TempDir dir;
   const std::string path = dir / "img";
-  constexpr size_t kMiB = 1 << 20;
-  std::unique_ptr<char, decltype(&std::free)> buf(
-      static_cast<char*>(std::aligned_alloc(4096, 5 * kMiB)), &std::free);
+  std::string data(9 * kMiB, '\0');
   std::mt19937_64 rng(5);
-  for (size_t i = 0; i < 5 * kMiB; ++i) buf.get()[i] = static_cast<char>(rng());
+  for (char& c : data) c = static_cast<char>(rng());
 
-  std::string want(16 * kMiB, '\0');
+  std::string want(40 * kMiB, '\0');
   std::unique_ptr<OutputFile> out;
   ASSERT_TRUE(OutputFile::Create(path, &out).ok());
-  out->UseDirectWrites();
-  auto write = [&](uint64_t offset, const char* data, size_t n) {
-    ASSERT_TRUE(out->WriteAt(offset, data, n).ok()) << offset;
-    want.replace(offset, n, data, n);
+  out->UseWriteBehind();
+  auto write = [&](uint64_t offset, uint64_t from, size_t n) {
+    ASSERT_TRUE(out->WriteAt(offset, data.data() + from, n).ok()) << offset;
+    want.replace(offset, n, data, from, n);
   };
-  const char* p = buf.get();
-  write(0, p, kMiB);                         // direct
-  write(4 * kMiB, p + kMiB, 4 * kMiB);       // direct
-  write(3 * kMiB, p + 7, 512 << 10);         // memory not aligned: cached
-  write(9 * kMiB, p, 4096);                  // small: cached
-  write(10 * kMiB + 7, p + 100, 300000);     // offset and length not aligned: cached
-  write(12 * kMiB, p + 4096, 256 << 10);     // the smallest direct piece
-  write(12 * kMiB + (256 << 10), p, 8192);   // cached, right after a direct piece
-  write(kMiB, p + 2 * kMiB, kMiB);           // direct, next to the first
-  ASSERT_TRUE(out->Truncate(16 * kMiB).ok());
+  write(0, 0, kMiB);
+  write(4 * kMiB, kMiB, 9 * kMiB - kMiB);  // a writeback starts
+  write(3 * kMiB, 7, 512 << 10);          // behind the last one, odd source
+  write(13 * kMiB, 0, 4096);              // small pieces side by side
+  write(13 * kMiB + 4096, 8192, 4096);
+  write(14 * kMiB + 7, 100, 300000);      // odd offset and length
+  write(15 * kMiB + 100, 5, 2000);        // inside one page
+  write(16 * kMiB, 4096, 768 << 10);
+  write(16 * kMiB + (768 << 10), 0, 8192);
+  for (int i = 0; i < 12; ++i) {          // another window, with gaps
+    write(20 * kMiB + i * (kMiB + 8192), i * 4096, kMiB);
+  }
+  write(kMiB, 2 * kMiB, kMiB);            // right after the first
+  ASSERT_TRUE(out->SetAppendOffset(34 * kMiB).ok());
+  for (int i = 0; i < 40; ++i) {          // appends, flushed through WriteAt
+    ASSERT_TRUE(out->Append(data.data() + i * 1000, 65536).ok());
+    want.replace(34 * kMiB + i * 65536, 65536, data, i * 1000, 65536);
+  }
+  ASSERT_TRUE(out->Truncate(40 * kMiB).ok());
   ASSERT_TRUE(out->Commit().ok());
 
   EXPECT_TRUE(rpfs::testing::ReadFile(path) == want) << "committed bytes differ";
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   struct stat st;
   ASSERT_EQ(0, ::stat(path.c_str(), &st));
-  EXPECT_LT(uint64_t(st.st_blocks) * 512, 10 * kMiB) << "holes were filled";
-  if (DirectWritesWork(dir.path())) {
-    EXPECT_EQ(uint64_t{6 * kMiB + (256 << 10)}, out->direct_bytes());
-  } else {
-    EXPECT_EQ(0u, out->direct_bytes());
-  }
+  EXPECT_LT(uint64_t(st.st_blocks) * 512, 30 * kMiB) << "holes were filled";
 }
 
-// Without UseDirectWrites nothing goes around the cache.
-TEST(OutputFileDirect, OffByDefault) {
+// A write that cannot land (here: past the file size limit) fails with the
+// system's reason, the file and an offset, and nothing is left behind.
+TEST(OutputFile, WriteFailureNamesFileAndOffset) {
   TempDir dir;
-  std::unique_ptr<char, decltype(&std::free)> buf(
-      static_cast<char*>(std::aligned_alloc(4096, 1 << 20)), &std::free);
-  std::memset(buf.get(), 'x', 1 << 20);
-  std::unique_ptr<OutputFile> out;
-  ASSERT_TRUE(OutputFile::Create(dir / "img", &out).ok());
-  ASSERT_TRUE(out->WriteAt(0, buf.get(), 1 << 20).ok());
-  ASSERT_TRUE(out->Commit().ok());
-  EXPECT_EQ(0u, out->direct_bytes());
-  EXPECT_EQ(std::string(1 << 20, 'x'), rpfs::testing::ReadFile(dir / "img"));
+  const std::string path = dir / "img";
+  rlimit old;
+  ASSERT_EQ(0, ::getrlimit(RLIMIT_FSIZE, &old));
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limited = old;
+  limited.rlim_cur = 6 * kMiB;
+  ASSERT_EQ(0, ::setrlimit(RLIMIT_FSIZE, &limited));
+  Status s;
+  {
+    std::unique_ptr<OutputFile> out;
+    ASSERT_TRUE(OutputFile::Create(path, &out).ok());
+    out->UseWriteBehind();
+    const std::string data(kMiB, 'y');
+    for (uint64_t at = 0; at < 12 * kMiB && s.ok(); at += kMiB) {
+      s = out->WriteAt(at, data.data(), data.size());
+    }
+    if (s.ok()) s = out->Commit();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path + ".tmp at offset "), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("File too large"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// A file that is never committed leaves nothing behind, write-behind or not.
+TEST(OutputFile, UncommittedLeavesNothing) {
+  TempDir dir;
+  const std::string path = dir / "img";
+  {
+    std::unique_ptr<OutputFile> out;
+    ASSERT_TRUE(OutputFile::Create(path, &out).ok());
+    out->UseWriteBehind();
+    std::string data(9 * kMiB, 'x');
+    ASSERT_TRUE(out->WriteAt(0, data.data(), data.size()).ok());
+    EXPECT_TRUE(std::filesystem::exists(path + ".tmp"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 }  // namespace
