@@ -19,6 +19,14 @@ Journal::Journal(std::string dir, const VaultId& id, const JournalOptions& optio
     : dir_(std::move(dir)), id_(id), options_(options) {}
 
 Journal::~Journal() {
+  if (sealer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_sealer_ = true;
+    }
+    seal_cv_.notify_all();
+    sealer_.join();
+  }
   if (writer_) writer_->Flush();
   for (auto& [seg, fd] : read_fds_) ::close(fd);
 }
@@ -43,6 +51,7 @@ Status Journal::Create(const std::string& dir, const VaultId& id, const JournalO
   j->segments_ = {1};
   j->synced_ = j->EndLocked();
   j->PublishFlushedLocked();
+  j->sealer_ = std::thread([p = j.get()] { p->SealerLoop(); });
   *out = std::move(j);
   return Status::OK();
 }
@@ -61,6 +70,7 @@ Status Journal::Open(const std::string& dir, const VaultId& id, const JournalOpt
   j->writer_ = std::move(w);
   j->synced_ = j->EndLocked();
   j->PublishFlushedLocked();
+  j->sealer_ = std::thread([p = j.get()] { p->SealerLoop(); });
   *out = std::move(j);
   return Status::OK();
 }
@@ -86,7 +96,7 @@ std::vector<uint32_t> Journal::Segments() const {
 
 Status Journal::Roll(uint64_t next_seq) {
   RPFS_RETURN_IF_ERROR(writer_->Flush());
-  if (sealing_) RPFS_RETURN_IF_ERROR(FinishSealLocked());  // at most one owed
+  if (sealing_) RPFS_RETURN_IF_ERROR(FinishSealLocked());  // at most one owed (Append waited)
   SegmentHeader h;
   h.segment = writer_->segment() + 1;
   h.vault_id = id_;
@@ -98,24 +108,57 @@ Status Journal::Roll(uint64_t next_seq) {
   writer_ = std::move(w);
   segments_.push_back(h.segment);
   PublishFlushedLocked();
+  seal_cv_.notify_all();  // the sealer takes it from here
   return Status::OK();
 }
 
 Status Journal::FinishSealLocked() {
   if (::fdatasync(sealing_->fd()) != 0) return Status::FromErrno(errno, "fdatasync " + sealing_->path());
-  sealing_.reset();
-  writer_->set_write_behind(true);
+  SealedLocked(sealing_);
   return Status::OK();
 }
 
+void Journal::SealedLocked(const std::shared_ptr<SegmentWriter>& sealed) {
+  if (sealing_ != sealed) return;  // someone else got there first
+  sealing_.reset();
+  seal_failed_ = false;
+  writer_->set_write_behind(true);
+  seal_cv_.notify_all();
+}
+
+void Journal::SealerLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    seal_cv_.wait(l, [&] { return stop_sealer_ || (sealing_ && !seal_failed_); });
+    if (stop_sealer_) return;
+    std::shared_ptr<SegmentWriter> sealed = sealing_;
+    l.unlock();
+    const bool ok = ::fdatasync(sealed->fd()) == 0;
+    l.lock();
+    if (ok) {
+      SealedLocked(sealed);
+    } else if (sealing_ == sealed) {
+      // Left owed: the next Roll or Sync syncs it inline and reports why.
+      seal_failed_ = true;
+      seal_cv_.notify_all();
+    }
+  }
+}
+
 Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocation* loc) {
-  std::lock_guard<std::mutex> l(mu_);
-  // Settle a deferred seal before appending, so a failure rejects this
-  // record rather than leaving it half-accepted.
-  if (sealing_ && writer_->flushed() >= kSealAfter) RPFS_RETURN_IF_ERROR(FinishSealLocked());
+  std::unique_lock<std::mutex> l(mu_);
   uint64_t total = kRecordHeaderSize + uint64_t{h.payload_len};
-  if (writer_->size() + total > options_.max_segment_bytes &&
-      writer_->size() > kSegmentHeaderSize) {
+  while (writer_->size() + total > options_.max_segment_bytes &&
+         writer_->size() > kSegmentHeaderSize) {
+    if (sealing_ && !seal_failed_) {
+      // A segment can be sealed only once its predecessor is durable:
+      // wait for the sealer (a 64 MiB segment later, it has long been
+      // done), then look again: another writer may have rolled meanwhile.
+      seal_cv_.wait(l);
+      continue;
+    }
+    // A failed seal is retried here, so its error rejects this record
+    // rather than leaving it half-accepted.
     RPFS_RETURN_IF_ERROR(Roll(h.seq));
   }
   uint64_t offset;
@@ -154,10 +197,7 @@ Status Journal::Sync() {
     l.lock();
   }
   syncing_ = false;
-  if (s.ok() && sealed && sealing_ == sealed) {
-    sealing_.reset();
-    writer_->set_write_behind(true);
-  }
+  if (s.ok() && sealed) SealedLocked(sealed);
   if (s.ok() && reached > synced_) synced_ = reached;
   sync_done_.notify_all();
   return s;

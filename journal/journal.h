@@ -4,11 +4,11 @@
 // Append() is buffered and returns at once; Sync() makes every record
 // appended before it durable, and concurrent Sync() calls share one
 // fdatasync (group commit). A full segment is sealed without waiting for
-// the disk: its fdatasync is deferred until the next Sync() or until the
-// new segment has kSealAfter bytes in its file (by then the write-behind
-// has done the work), and the new segment holds its own write-behind back
-// until then, so it does not reach the disk before its predecessor. At
-// most one sealed segment is ever not yet durable. Read() serves any
+// the disk: a thread of the journal's own fdatasyncs it (or the next
+// Sync() does, whichever comes first), and the new segment holds its own
+// write-behind back until then, so it does not reach the disk before its
+// predecessor. At most one sealed segment is ever not yet durable: the
+// next roll waits for it. Read() serves any
 // record by location, from the file or, if not yet flushed, from the
 // append buffer. Open() recovers (see recovery.h): it scans the newest
 // segment (and any segment at or after `replay_from`), hands every record
@@ -27,6 +27,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "journal/record_format.h"
@@ -99,9 +100,9 @@ class Journal {
   JournalPos EndLocked() const;
   void PublishFlushedLocked();
   Status Roll(uint64_t next_seq);  // seals the current segment, starts a new one
-  Status FinishSealLocked();       // makes sealing_ durable
-
-  static constexpr uint64_t kSealAfter = 8ull << 20;
+  Status FinishSealLocked();       // makes sealing_ durable, here
+  void SealedLocked(const std::shared_ptr<SegmentWriter>& sealed);
+  void SealerLoop();
   Status ReadFd(uint32_t segment, int* fd);
   bool MaybeBuffered(const RecordLocation& loc) const;
 
@@ -113,6 +114,10 @@ class Journal {
   std::condition_variable sync_done_;
   std::shared_ptr<SegmentWriter> writer_;
   std::shared_ptr<SegmentWriter> sealing_;  // sealed, fdatasync still owed
+  std::condition_variable seal_cv_;  // sealing_ changed, or stop
+  bool seal_failed_ = false;         // the sealer's fdatasync failed: Roll/Sync retry inline
+  bool stop_sealer_ = false;
+  std::thread sealer_;
   std::vector<uint32_t> segments_;
   JournalPos synced_;
   bool syncing_ = false;
