@@ -11,25 +11,6 @@
 namespace rpfs::fs {
 namespace {
 
-// As qemu's probe: skipping blank and '#' lines, the first line is a
-// `version` key.
-bool LooksLikeDescriptor(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    size_t i = line.find_first_not_of(" \t\r");
-    if (i == std::string_view::npos || line[i] == '#') continue;
-    line.remove_prefix(i);
-    if (line.substr(0, 7) != "version") return false;
-    line.remove_prefix(7);
-    i = line.find_first_not_of(" \t");
-    return i != std::string_view::npos && line[i] == '=';
-  }
-  return false;
-}
-
 // A monolithic sparse file's own descriptor must agree with its header.
 Status CheckEmbeddedDescriptor(const SparseVmdkReader& r) {
   const SparseHeader& h = r.header();
@@ -90,7 +71,7 @@ Status OpenImage(const std::string& path, const std::string& name,
   if (size <= kMaxDescriptorBytes) {
     std::string text(size, '\0');
     RPFS_RETURN_IF_ERROR(src->ReadAt(0, text.size(), text.data(), "descriptor"));
-    if (LooksLikeDescriptor(text)) return OpenDescriptorImage(path, name, text, out);
+    if (LooksLikeVmdkDescriptor(text)) return OpenDescriptorImage(path, name, text, out);
   }
   if (size > kMaxImageCapacity) {
     return Status::InvalidArgument(name + ": raw image of " + std::to_string(size) +

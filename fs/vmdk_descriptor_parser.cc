@@ -199,6 +199,23 @@ Status ParseKeyValue(std::string_view line, const LineError& err, std::string_vi
 
 }  // namespace
 
+bool LooksLikeVmdkDescriptor(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    size_t i = line.find_first_not_of(" \t\r");
+    if (i == std::string_view::npos || line[i] == '#') continue;
+    line.remove_prefix(i);
+    if (line.substr(0, 7) != "version") return false;
+    line.remove_prefix(7);
+    i = line.find_first_not_of(" \t");
+    return i != std::string_view::npos && line[i] == '=';
+  }
+  return false;
+}
+
 std::string_view ExtentTypeName(ExtentType t) {
   for (const auto& k : kExtentTypes) {
     if (k.type == t) return k.name;

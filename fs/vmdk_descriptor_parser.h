@@ -56,6 +56,10 @@ enum class ExtentType { kFlat, kVmfs, kSparse, kVmfsSparse, kZero, kVmfsRdm, kVm
 
 std::string_view ExtentTypeName(ExtentType t);
 
+// Whether text is a descriptor rather than data, as qemu probes it:
+// skipping blank and '#' lines, the first line is a `version` key.
+bool LooksLikeVmdkDescriptor(std::string_view text);
+
 struct DescriptorExtent {
   ExtentAccess access = ExtentAccess::kReadWrite;
   uint64_t sectors = 0;

@@ -50,24 +50,6 @@ class FlatTarget : public FailbackTarget {
   uint64_t data_bytes_ = 0;
 };
 
-// As qemu's probe and fs/open_image.cc: skipping blank and '#' lines, the
-// first line is a `version` key.
-bool LooksLikeDescriptor(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    size_t i = line.find_first_not_of(" \t\r");
-    if (i == std::string_view::npos || line[i] == '#') continue;
-    line.remove_prefix(i);
-    if (line.substr(0, 7) != "version") return false;
-    line.remove_prefix(7);
-    i = line.find_first_not_of(" \t");
-    return i != std::string_view::npos && line[i] == '=';
-  }
-  return false;
-}
 
 std::string Hex(uint32_t v) {
   char buf[16];
@@ -159,7 +141,7 @@ Status FailbackTarget::Open(const std::string& path, std::unique_ptr<FailbackTar
   if (size <= fs::kMaxDescriptorBytes) {
     std::string text(size, '\0');
     RPFS_RETURN_IF_ERROR(file->ReadAt(0, text.size(), text.data(), "descriptor"));
-    if (LooksLikeDescriptor(text)) {
+    if (fs::LooksLikeVmdkDescriptor(text)) {
       return OpenFlatDescriptor(path, std::string(DescriptorText(text)), out);
     }
   }
