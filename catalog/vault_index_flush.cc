@@ -17,6 +17,22 @@
 #include "catalog/vault.h"
 
 namespace rpfs::catalog {
+namespace {
+
+// What a flush writes beside the block versions: the points and the
+// timeline entries (ms -> first seq) gathered since the last one.
+Status PutPointsAndTimeline(Catalog& catalog, Txn& txn, const std::vector<Point>& points,
+                            const std::vector<std::pair<uint64_t, uint64_t>>& timeline) {
+  for (const Point& p : points) {
+    RPFS_RETURN_IF_ERROR(catalog.PutRow(txn, catalog.points, BigEndianKey64(p.id), p));
+  }
+  for (auto [ms, first] : timeline) {
+    RPFS_RETURN_IF_ERROR(txn.Put(catalog.timeline, BigEndianKey64(ms), BigEndianKey64(first)));
+  }
+  return Status::OK();
+}
+
+}  // namespace
 
 Status Vault::FlushIndex() {
   std::lock_guard<std::mutex> l(write_mu_);
@@ -36,12 +52,7 @@ Status Vault::FlushIndexLocked() {
   m.indexed_seq = last_seq_;
   m.indexed_pos = journal_->end();
   RPFS_RETURN_IF_ERROR(catalog_->blocks().Flush([&](Txn& txn) {
-    for (const Point& p : pending_points_) {
-      RPFS_RETURN_IF_ERROR(catalog_->PutRow(txn, catalog_->points, BigEndianKey64(p.id), p));
-    }
-    for (auto [ms, seq] : pending_timeline_) {
-      RPFS_RETURN_IF_ERROR(txn.Put(catalog_->timeline, BigEndianKey64(ms), BigEndianKey64(seq)));
-    }
+    RPFS_RETURN_IF_ERROR(PutPointsAndTimeline(*catalog_, txn, pending_points_, pending_timeline_));
     return catalog_->PutMeta(txn, m);
   }));
   meta_ = m;
@@ -113,13 +124,7 @@ Status Vault::FlushIndexInBackground(std::unique_lock<std::mutex>& l) {
   Status s = journal_->Sync();
   if (s.ok()) {
     s = catalog_->blocks().CommitFlush([&](Txn& txn) {
-      for (const Point& p : points) {
-        RPFS_RETURN_IF_ERROR(catalog_->PutRow(txn, catalog_->points, BigEndianKey64(p.id), p));
-      }
-      for (auto [ms, first] : flushing_timeline_) {
-        RPFS_RETURN_IF_ERROR(
-            txn.Put(catalog_->timeline, BigEndianKey64(ms), BigEndianKey64(first)));
-      }
+      RPFS_RETURN_IF_ERROR(PutPointsAndTimeline(*catalog_, txn, points, flushing_timeline_));
       // Only the indexed position: the other fields may have changed
       // since the cut, and whoever changed them wrote them.
       VaultMeta m;

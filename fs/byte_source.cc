@@ -89,22 +89,30 @@ Status OpenFileSource(const std::string& path, const std::string& name,
     }
     return Status::FromErrno(err, "open " + name);
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
+  uint64_t size;
+  bool regular;
+  Status s = FileOrDeviceSize(fd, name, &size, &regular);
+  if (!s.ok()) {
     ::close(fd);
-    return Status::FromErrno(err, "stat " + name);
-  }
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-    ::close(fd);
-    return Status::InvalidArgument(name + " is not a regular file");
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (S_ISBLK(st.st_mode)) {
-    off_t end = ::lseek(fd, 0, SEEK_END);
-    size = end < 0 ? 0 : static_cast<uint64_t>(end);
+    return s;
   }
   *out = std::make_unique<FileSource>(name, fd, size);
+  return Status::OK();
+}
+
+Status FileOrDeviceSize(int fd, const std::string& name, uint64_t* size, bool* regular) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "stat " + name);
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return Status::InvalidArgument(name + " is not a regular file or block device");
+  }
+  *regular = S_ISREG(st.st_mode);
+  *size = static_cast<uint64_t>(st.st_size);
+  if (!*regular) {
+    off_t end = ::lseek(fd, 0, SEEK_END);
+    if (end < 0) return Status::FromErrno(errno, "size of " + name);
+    *size = static_cast<uint64_t>(end);
+  }
   return Status::OK();
 }
 

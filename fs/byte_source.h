@@ -47,6 +47,11 @@ class ByteSource {
 // A view of `bytes`, which must outlive the source.
 std::unique_ptr<ByteSource> NewMemorySource(std::string name, std::string_view bytes);
 
+// The size of an open regular file or block device (a block device's
+// st_size is 0, so its end is asked for). *regular tells which it is.
+// Anything else is InvalidArgument naming `name`. Closes nothing.
+Status FileOrDeviceSize(int fd, const std::string& name, uint64_t* size, bool* regular);
+
 // Opens path read-only; `name` is what errors call it.
 Status OpenFileSource(const std::string& path, const std::string& name,
                       std::unique_ptr<ByteSource>* out);

@@ -1,13 +1,13 @@
 #include "tools/target_file.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <functional>
 
+#include "fs/byte_source.h"
 #include "tools/failback_target.h"
 
 namespace rpfs::tools {
@@ -49,27 +49,14 @@ Status TargetFile::Open(const std::string& path, const std::string& name,
     }
     return Status::FromErrno(err, "open " + name);
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
+  uint64_t size;
+  bool regular;
+  Status s = fs::FileOrDeviceSize(fd, name, &size, &regular);
+  if (!s.ok()) {
     ::close(fd);
-    return Status::FromErrno(err, "stat " + name);
+    return s;
   }
-  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-    ::close(fd);
-    return Status::InvalidArgument(name + " is not a regular file or block device");
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (S_ISBLK(st.st_mode)) {
-    off_t end = ::lseek(fd, 0, SEEK_END);
-    if (end < 0) {
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "size of " + name);
-    }
-    size = static_cast<uint64_t>(end);
-  }
-  out->reset(new TargetFile(name, fd, size, S_ISREG(st.st_mode)));
+  out->reset(new TargetFile(name, fd, size, regular));
   return Status::OK();
 }
 
