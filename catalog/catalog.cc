@@ -28,7 +28,7 @@ Status Catalog::Open(const std::string& dir, size_t initial_map_size,
   } dbs[] = {{"meta", &c->meta},         {"groups", &c->groups}, {"disks", &c->disks},
              {"branches", &c->branches}, {"points", &c->points}, {"jobs", &c->jobs},
              {"blocks", &c->blocks_db},  {"timeline", &c->timeline},
-             {"changes", &c->changes}};
+             {"changes", &c->changes},   {"retired", &c->retired}};
   for (auto& db : dbs) RPFS_RETURN_IF_ERROR(c->env_->OpenDb(db.name, db.dbi));
   c->blocks_ = std::make_unique<BlockMap>(c->env_.get(), c->blocks_db, c->changes);
   *out = std::move(c);
@@ -63,6 +63,10 @@ Status Catalog::LoadMeta(const Txn& txn, VaultMeta* m) const {
     m->next_point_id = j.at("next_point_id");
     m->next_job_id = j.at("next_job_id");
     m->passphrase_hash = j.value("passphrase_hash", "");
+    m->live_bytes = j.value("live_bytes", uint64_t{0});
+    m->garbage_bytes = j.value("garbage_bytes", uint64_t{0});
+    m->compacted_ns = j.value("compacted_ns", uint64_t{0});
+    m->reclaimed_bytes = j.value("reclaimed_bytes", uint64_t{0});
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("catalog: malformed vault meta: ") + e.what());
   }
@@ -83,8 +87,26 @@ Status Catalog::PutMeta(Txn& txn, const VaultMeta& m) {
                       {"next_branch_id", m.next_branch_id},
                       {"next_point_id", m.next_point_id},
                       {"next_job_id", m.next_job_id},
-                      {"passphrase_hash", m.passphrase_hash}};
+                      {"passphrase_hash", m.passphrase_hash},
+                      {"live_bytes", m.live_bytes},
+                      {"garbage_bytes", m.garbage_bytes},
+                      {"compacted_ns", m.compacted_ns},
+                      {"reclaimed_bytes", m.reclaimed_bytes}};
   return txn.Put(meta, "vault", j.dump());
+}
+
+Status Catalog::ListRetired(std::vector<uint32_t>* segments) const {
+  segments->clear();
+  return env_->View([&](Txn& txn) {
+    Cursor c(txn, retired);
+    RPFS_RETURN_IF_ERROR(c.First());
+    while (c.valid()) {
+      if (c.key().size() != 4) return Status::Corruption("catalog: malformed retired segment key");
+      segments->push_back(GetBE32(reinterpret_cast<const uint8_t*>(c.key().data())));
+      RPFS_RETURN_IF_ERROR(c.Next());
+    }
+    return Status::OK();
+  });
 }
 
 }  // namespace rpfs::catalog

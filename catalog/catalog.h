@@ -9,6 +9,8 @@
 //   blocks    the versioned block map (catalog/block_key.h)
 //   changes   what each (disk, branch) wrote per flush (catalog/change_log.h)
 //   timeline  ms since epoch (BE u64) -> first seq written in that ms (BE u64)
+//   retired   segment number (BE u32) -> "": journal segments compaction
+//             deleted (gaps in the numbering that are not losses)
 //
 // The meta row records the highest seq indexed and the journal position
 // just after it, written in the same transaction as the index entries.
@@ -41,6 +43,11 @@ struct VaultMeta {
   uint64_t next_point_id = 1;
   uint64_t next_job_id = 1;
   std::string passphrase_hash;  // scrypt, see tools/commands/init.cc
+  // What the last compaction pass found (catalog/vault_compaction.cc).
+  uint64_t live_bytes = 0;     // journal bytes some view still needs
+  uint64_t garbage_bytes = 0;  // journal bytes nothing needs
+  uint64_t compacted_ns = 0;   // when (0: never)
+  uint64_t reclaimed_bytes = 0;  // by every pass so far
 };
 
 std::string BigEndianKey32(uint32_t v);
@@ -58,6 +65,7 @@ class Catalog {
   Status LoadMeta(VaultMeta* meta) const;  // NotFound on a fresh env
   Status LoadMeta(const Txn& txn, VaultMeta* meta) const;
   Status PutMeta(Txn& txn, const VaultMeta& meta);
+  Status ListRetired(std::vector<uint32_t>* segments) const;
 
   template <class Row>
   Status PutRow(Txn& txn, MDB_dbi dbi, std::string_view key, const Row& row) {
@@ -97,7 +105,7 @@ class Catalog {
   }
 
   MDB_dbi meta = 0, groups = 0, disks = 0, branches = 0, points = 0, jobs = 0, blocks_db = 0,
-          changes = 0, timeline = 0;
+          changes = 0, timeline = 0, retired = 0;
 
  private:
   std::unique_ptr<Env> env_;

@@ -25,6 +25,9 @@ struct Group {
   // branch and its parent is the timeline the on-premises copy follows.
   std::string state = "protected";
   uint64_t created_ns = 0;
+  // Compaction reclaimed the history before this seq: views older than it
+  // are refused (they would read newer or missing blocks).
+  uint64_t horizon_seq = 0;
 };
 
 struct Disk {
@@ -79,7 +82,7 @@ struct Job {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
                                                 app_every_s, rpo_s, freeze_hook, thaw_hook,
-                                                active_branch, state, created_ns)
+                                                active_branch, state, created_ns, horizon_seq)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disk, id, name, size, group, created_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Branch, id, name, parent, fork_seq, read_only,
                                                 created_ns, group, kind, deleted_ns)

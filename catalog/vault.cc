@@ -206,8 +206,12 @@ Status Vault::Recover() {
   last_seq_ = meta_.indexed_seq;
   auto visit = [&](const journal::RecordHeader& h, const std::string& payload,
                    const journal::RecordLocation& loc) { return IndexRecord(h, payload, loc); };
+  std::vector<uint32_t> retired;
+  RPFS_RETURN_IF_ERROR(catalog_->ListRetired(&retired));
   RPFS_RETURN_IF_ERROR(journal::Journal::Open(dir_ + "/journal", meta_.id, jo, meta_.indexed_pos,
-                                              visit, &report, &journal_));
+                                              meta_.indexed_seq, retired, visit, &report,
+                                              &journal_));
+  DropTornCallLocked();  // one still open at the journal's end
   if (report.dropped_bytes > 0) {
     recovery_notes_.push_back("journal: dropped a torn tail of " +
                               std::to_string(report.dropped_bytes) + " bytes at " +
@@ -251,6 +255,18 @@ Status Vault::Recover() {
   }
   last_seq_ = std::max(last_seq_, report.last_seq);
   last_time_ns_ = std::max(last_time_ns_, report.last_time_ns);
+  // The newest instant indexed, too: the journal's tail may hold nothing
+  // but compaction copies (old times), and record times never go back.
+  RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
+    Cursor c(txn, catalog_->timeline);
+    RPFS_RETURN_IF_ERROR(c.Last());
+    if (c.valid() && c.key().size() == 8) {
+      const uint64_t ms = GetBE64(reinterpret_cast<const uint8_t*>(c.key().data()));
+      last_time_ns_ = std::max(last_time_ns_, ms * 1000000);
+      last_timeline_ms_ = std::max(last_timeline_ms_, ms);
+    }
+    return Status::OK();
+  }));
   return FlushIndexLocked();
 }
 
@@ -258,25 +274,57 @@ Status Vault::IndexRecord(const journal::RecordHeader& h, const std::string& pay
                           const journal::RecordLocation& loc) {
   last_seq_ = std::max(last_seq_, h.seq);
   last_time_ns_ = std::max(last_time_ns_, h.time_ns);
-  NoteTimeLocked(h.time_ns, h.seq);
+  // A compaction copy's time is its original's, long past: the timeline
+  // already has it.
+  if (!(h.flags & journal::kCopy)) NoteTimeLocked(h.time_ns, h.seq);
   if (h.type == journal::RecordType::kWrite) {
     if (meta_.block_size == 0 || h.offset % meta_.block_size != 0 || h.length != meta_.block_size) {
       return Status::Corruption("segment " + journal::SegmentFileName(loc.segment) + " offset " +
                                 std::to_string(loc.offset) + ": write record is not one block");
     }
     BlockVersion v{h.seq, loc, h.flags};
-    catalog_->blocks().Add(BlockKey{h.disk, h.branch, h.offset / meta_.block_size, h.seq}, v);
+    const BlockKey key{h.disk, h.branch, h.offset / meta_.block_size, h.seq};
+    if (h.flags & journal::kCopy) {
+      // Copies go in between write calls, never inside one.
+      DropTornCallLocked();
+      catalog_->blocks().Add(key, v);
+      return Status::OK();
+    }
+    if (!replay_call_.empty() && replay_call_.back().first.seq != h.seq) DropTornCallLocked();
+    replay_call_.emplace_back(key, v);
+    if (h.flags & journal::kContinued) return Status::OK();
+    for (const auto& [k, ver] : replay_call_) catalog_->blocks().Add(k, ver);
+    replay_call_.clear();
     return Status::OK();
   }
+  DropTornCallLocked();
   Point p;
   Status s = Catalog::Parse(payload, &p);
   if (!s.ok()) {
     return Status::Corruption("segment " + journal::SegmentFileName(loc.segment) + " offset " +
                               std::to_string(loc.offset) + ": point record: " + s.message());
   }
-  if (!points_.count(p.id)) pending_points_.push_back(p);
   meta_.next_point_id = std::max(meta_.next_point_id, p.id + 1);
+  // A point older than its group's horizon expired before compaction
+  // reclaimed its history: replaying its marker must not bring it back.
+  bool reclaimed;
+  {
+    std::shared_lock<std::shared_mutex> rl(rows_mu_);
+    reclaimed = !CheckHorizonLocked(p.group, p.seq).ok();
+  }
+  if (!reclaimed && !points_.count(p.id)) pending_points_.push_back(p);
   return Status::OK();
+}
+
+void Vault::DropTornCallLocked() {
+  // A call whose last block never reached the journal: it was not
+  // acknowledged as durable, and half of it must not show.
+  if (replay_call_.empty()) return;
+  recovery_notes_.push_back("journal: left out write call seq " +
+                            std::to_string(replay_call_.front().first.seq) + " (" +
+                            std::to_string(replay_call_.size()) +
+                            " blocks): a crash cut it short");
+  replay_call_.clear();
 }
 
 void Vault::NoteTimeLocked(uint64_t time_ns, uint64_t seq) {

@@ -53,6 +53,26 @@ struct OpenOptions {
   std::function<uint64_t()> clock;
 };
 
+// One compaction pass (catalog/vault_compaction.cc).
+struct CompactOptions {
+  double max_live_fraction = 0.5;       // sealed segments at most this live are rewritten
+  uint64_t max_copy_bytes = 256ull << 20;  // live bytes copied forward per pass, at most
+  uint64_t rate_bytes_per_s = 0;        // copy rate cap (0: none)
+  size_t max_dropped_versions = 4u << 20;  // garbage index entries dropped per pass
+};
+
+struct CompactReport {
+  std::vector<Point> expired;     // points that left their window
+  uint64_t live_bytes = 0;        // journal bytes some view needs (before the pass)
+  uint64_t garbage_bytes = 0;     // journal bytes nothing needs (before the pass)
+  uint32_t segments_rewritten = 0;
+  uint64_t copied_records = 0;
+  uint64_t copied_bytes = 0;
+  uint64_t dropped_versions = 0;  // garbage index entries
+  uint64_t reclaimed_bytes = 0;   // segment files deleted
+  std::string stopped;            // why the pass did less than it could ("": it did not)
+};
+
 // What a read sees: a branch and the newest seq visible on it.
 struct View {
   uint32_t branch = 1;
@@ -98,6 +118,18 @@ class Vault {
                         Group* out);
   // Drops the points older than their group's retention window, now.
   Status ExpirePoints(std::vector<Point>* expired);
+  // Expires points, then reclaims journal space no promised view needs:
+  // rewrites mostly-dead sealed segments (live records copied to the
+  // journal's end), drops garbage index entries, moves each group's
+  // horizon to its window's start, deletes the old segment files. Crash-
+  // safe at every step; writes are held only to append copies and to
+  // commit the switch. One pass at a time.
+  Status Compact(const CompactOptions& options, CompactReport* report);
+  // Held (shared) by whoever reads journal records by index location, so
+  // that compaction does not delete a segment under a reader.
+  std::shared_lock<std::shared_mutex> HoldSegments() const {
+    return std::shared_lock<std::shared_mutex>(segment_readers_mu_);
+  }
 
   // Disks. Sizes are bytes, rounded up to the block size.
   Status CreateDisk(const std::string& name, uint64_t size, const std::string& group, Disk* disk);
@@ -203,6 +235,11 @@ class Vault {
   uint64_t NextTimeLocked();
   void NoteTimeLocked(uint64_t time_ns, uint64_t seq);
   Status PutRowDurably(const std::function<Status(Txn&)>& fn);
+  Status ExpirePointsAt(uint64_t now, std::vector<Point>* expired);
+  // ReadOnly-style refusal if seq is older than the group's horizon. rows_mu_ held.
+  Status CheckHorizonLocked(const std::string& group, uint64_t seq) const;
+  // Compaction steps (vault_compaction.cc).
+  Status RetireSegments(const std::vector<uint32_t>& segments, uint64_t* bytes);
 
   const std::string dir_;
   OpenOptions options_;
@@ -220,6 +257,9 @@ class Vault {
   uint64_t last_timeline_ms_ = 0;
   std::vector<std::pair<uint64_t, uint64_t>> pending_timeline_;  // (ms, first seq)
   std::vector<Point> pending_points_;
+  // Replay: the blocks of a write call not yet seen whole (kContinued).
+  std::vector<std::pair<BlockKey, BlockVersion>> replay_call_;
+  void DropTornCallLocked();
   // The background index flusher; its flags are guarded by write_mu_.
   std::condition_variable flush_cv_;
   bool flush_wanted_ = false;
@@ -228,6 +268,12 @@ class Vault {
   Status bg_flush_status_;  // a failed background flush, for the next writer
   std::vector<std::pair<uint64_t, uint64_t>> flushing_timeline_;  // taken by it
   std::thread flusher_;
+  // Bumped (under write_mu_) by every change that can add a pin: a new
+  // branch, a policy change, a job. A compaction pass that saw another
+  // generation than the one at its switch gives up.
+  uint64_t pin_generation_ = 0;
+  std::mutex compact_mu_;  // one compaction pass at a time
+  mutable std::shared_mutex segment_readers_mu_;  // see HoldSegments
 
   mutable std::shared_mutex rows_mu_;  // guards the row caches below
   std::map<std::string, Group> groups_;

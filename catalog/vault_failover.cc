@@ -69,6 +69,7 @@ Status Vault::CheckWritable(uint32_t disk, uint32_t branch) const {
 // Writes the rows (and the meta, for a new branch id) in one durable
 // transaction, then updates the caches. write_mu_ held.
 Status Vault::PutGroupAndBranches(const Group* group, const std::vector<Branch>& branches) {
+  ++pin_generation_;  // a new branch or policy may pin what a compaction pass saw as garbage
   VaultMeta m = meta_;
   for (const Branch& b : branches) m.next_branch_id = std::max(m.next_branch_id, b.id + 1);
   RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {

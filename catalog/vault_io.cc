@@ -90,6 +90,7 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
     } else {
       // Partial block: merge with what the branch holds now.
       block.resize(bs);
+      auto hold = HoldSegments();
       Status s = catalog_->blocks().Read([&](BlockMap::Reader& r) {
         FoundBlock f;
         RPFS_RETURN_IF_ERROR(r.Find(disk, chain, b, &f));
@@ -109,7 +110,7 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
     }
     journal::RecordHeader h;
     h.type = journal::RecordType::kWrite;
-    h.flags = e->flags;
+    h.flags = static_cast<uint8_t>(e->flags | (pos + take < end ? journal::kContinued : 0));
     h.payload_len = e->body_len;
     h.length = static_cast<uint32_t>(bs);
     h.seq = seq;
@@ -163,6 +164,9 @@ Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* ou
     if (!branches_.count(view.branch)) {
       return Status::NotFound("unknown branch " + std::to_string(view.branch));
     }
+    // A view that compaction has since reclaimed reads as an error, never
+    // as the newer (or missing) blocks that are left.
+    RPFS_RETURN_IF_ERROR(CheckHorizonLocked(d->second.group, view.seq));
   }
   if (offset > size || n > size - offset) {
     return Status::InvalidArgument("read of " + std::to_string(n) + " bytes at offset " +
@@ -173,6 +177,7 @@ Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* ou
   BranchChain chain = ChainFor(view);
   char* dst = static_cast<char*>(out);
   std::string block;  // only partial blocks need a bounce buffer
+  auto hold = HoldSegments();
   return catalog_->blocks().Read([&](BlockMap::Reader& r) {
     uint64_t pos = offset;
     const uint64_t end = offset + n;

@@ -7,6 +7,7 @@ namespace rpfs::catalog {
 
 Status Vault::StartJob(Job* job) {
   std::lock_guard<std::mutex> l(write_mu_);
+  ++pin_generation_;  // a failback pins its view
   VaultMeta m = meta_;
   job->id = m.next_job_id++;
   job->state = "running";
@@ -22,6 +23,7 @@ Status Vault::StartJob(Job* job) {
 
 Status Vault::UpdateJob(const Job& job) {
   std::lock_guard<std::mutex> l(write_mu_);
+  ++pin_generation_;  // a resumed failback pins its view again
   return PutRowDurably(
       [&](Txn& txn) { return catalog_->PutRow(txn, catalog_->jobs, BigEndianKey64(job.id), job); });
 }

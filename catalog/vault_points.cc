@@ -141,6 +141,10 @@ Status Vault::ResolveView(const Disk& disk, std::string_view spec, View* view,
       return Status::NotFound("sequence number " + digits + " is past the newest write (seq " +
                               std::to_string(last_seq()) + ")");
     }
+    {
+      std::shared_lock<std::shared_mutex> l(rows_mu_);
+      RPFS_RETURN_IF_ERROR(CheckHorizonLocked(disk.group, seq));
+    }
     *view = View{latest.branch, seq};
     *description = "seq " + digits;
     return Status::OK();
@@ -155,6 +159,11 @@ Status Vault::ResolveView(const Disk& disk, std::string_view spec, View* view,
     }
     uint64_t seq;
     RPFS_RETURN_IF_ERROR(SeqAtTime(t, &seq));
+    {
+      std::shared_lock<std::shared_mutex> l(rows_mu_);
+      Status s = CheckHorizonLocked(disk.group, seq);
+      if (!s.ok()) return Status::NotFound("time " + std::string(spec.substr(1)) + ": " + s.message());
+    }
     *view = View{latest.branch, seq};
     *description = "time " + std::string(spec.substr(1)) + " (seq " + std::to_string(seq) + ")";
     return Status::OK();

@@ -3,7 +3,7 @@
 // A group promises its points for retention_s; older points expire: they
 // leave the catalog (point list, the mount's points/ and latest-* links).
 // Expiry only drops the labels. Reclaiming the journal space that nothing
-// reachable needs any more is compaction's job (issue 6, not yet built).
+// reachable needs any more is compaction's job (vault_compaction.cc).
 #include <mutex>
 
 #include "catalog/vault.h"
@@ -27,10 +27,19 @@ Status Vault::SetGroupPolicy(const std::string& name, const std::function<Status
   return Status::OK();
 }
 
-Status Vault::ExpirePoints(std::vector<Point>* expired) {
+Status Vault::CheckHorizonLocked(const std::string& group, uint64_t seq) const {
+  auto g = groups_.find(group);
+  if (g == groups_.end() || seq >= g->second.horizon_seq) return Status::OK();
+  return Status::NotFound("seq " + std::to_string(seq) + " is older than group " + group +
+                          "'s retention horizon (seq " + std::to_string(g->second.horizon_seq) +
+                          "): its history was reclaimed");
+}
+
+Status Vault::ExpirePoints(std::vector<Point>* expired) { return ExpirePointsAt(clock_(), expired); }
+
+Status Vault::ExpirePointsAt(uint64_t now, std::vector<Point>* expired) {
   expired->clear();
   std::lock_guard<std::mutex> l(write_mu_);
-  const uint64_t now = clock_();
   {
     std::shared_lock<std::shared_mutex> rl(rows_mu_);
     for (const auto& [id, p] : points_) {

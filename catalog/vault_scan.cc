@@ -295,6 +295,7 @@ Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& f
   // flush: then LMDB holds every version up to that seq.
   view.seq = std::min(view.seq, vault.last_seq());
   RPFS_RETURN_IF_ERROR(vault.FlushIndex());
+  auto hold = vault.HoldSegments();  // the snapshot's segments stay until the scan ends
   const uint64_t bs = vault.block_size();
   const size_t batch_blocks = std::max<size_t>(1, kBatchBytes / bs);
   ScanPipe pipe(batch_blocks, bs);

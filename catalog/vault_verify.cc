@@ -75,6 +75,7 @@ Status VerifyVault(Vault& vault, bool deep, VerifyReport* r,
                    const std::function<void(uint64_t, uint64_t)>& progress) {
   *r = VerifyReport();
   RPFS_RETURN_IF_ERROR(vault.FlushIndex());
+  auto hold = vault.HoldSegments();  // no compaction deletes a segment meanwhile
   std::vector<uint32_t> segs = vault.journal().Segments();
   uint64_t done = 0;
   for (uint32_t seg : segs) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fs/background_compactor.h"
 #include "fs/fuse_ops.h"
 #include "fs/point_scheduler.h"
 
@@ -70,12 +71,15 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
   }
   PointScheduler scheduler(state->vault);
   scheduler.Start();
+  BackgroundCompactor compactor(state->vault, o.compact_every_s, o.compact);
+  compactor.Start();
   ready(Status::OK());
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(cfg, 1);
   fuse_loop_cfg_set_max_threads(cfg, o.max_threads);
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
+  compactor.Stop();
   scheduler.Stop();
   control.Stop();
   fuse_session_unmount(se);

@@ -19,6 +19,10 @@ struct MountOptions {
   bool foreground = false;
   std::vector<std::string> fuse_options;  // each passed as -o OPT
   unsigned max_threads = 16;
+  // Background compaction (fs/background_compactor.h): a pass every
+  // compact_every_s seconds (0: none), copying at most compact.rate_bytes_per_s.
+  uint64_t compact_every_s = 60;
+  catalog::CompactOptions compact;
   // Runs a forwarded CLI command against the daemon's vault (tools/ sets
   // it; fs/ does not know the CLI).
   std::function<ControlResponse(std::shared_ptr<catalog::Vault>, const ControlRequest&)> control;

@@ -57,21 +57,46 @@ Status Journal::Create(const std::string& dir, const VaultId& id, const JournalO
 }
 
 Status Journal::Open(const std::string& dir, const VaultId& id, const JournalOptions& options,
-                     JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report,
+                     JournalPos replay_from, uint64_t replay_seq,
+                     const std::vector<uint32_t>& retired,
+                     const RecordVisitor& visit, RecoveryReport* report,
                      std::unique_ptr<Journal>* out) {
   std::unique_ptr<Journal> j(new Journal(dir, id, options));
-  RPFS_RETURN_IF_ERROR(ListSegments(dir, &j->segments_));
+  RPFS_RETURN_IF_ERROR(ListSegments(dir, retired, &j->segments_));
   if (j->segments_.empty()) return Status::Corruption("journal " + dir + " has no segments");
-  RPFS_RETURN_IF_ERROR(RecoverTail(dir, id, &j->segments_, replay_from, visit, report));
+  RPFS_RETURN_IF_ERROR(RecoverTail(dir, id, &j->segments_, replay_from, replay_seq, visit, report));
   uint32_t last = j->segments_.back();
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(
       SegmentWriter::OpenForAppend(j->SegmentPath(last), last, report->end.offset, &w));
   j->writer_ = std::move(w);
+  j->max_seq_ = report->last_seq;
   j->synced_ = j->EndLocked();
   j->PublishFlushedLocked();
   j->sealer_ = std::thread([p = j.get()] { p->SealerLoop(); });
   *out = std::move(j);
+  return Status::OK();
+}
+
+Status Journal::Retire(uint32_t segment) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (segment >= writer_->segment() || (sealing_ && segment == sealing_->segment())) {
+      return Status::InvalidArgument("segment " + SegmentFileName(segment) +
+                                     " is not sealed and durable: it cannot be retired");
+    }
+    segments_.erase(std::remove(segments_.begin(), segments_.end(), segment), segments_.end());
+  }
+  {
+    std::unique_lock<std::shared_mutex> l(fds_mu_);
+    auto it = read_fds_.find(segment);
+    if (it != read_fds_.end()) {
+      ::close(it->second);
+      read_fds_.erase(it);
+    }
+  }
+  const std::string path = SegmentPath(segment);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + path);
   return Status::OK();
 }
 
@@ -94,13 +119,13 @@ std::vector<uint32_t> Journal::Segments() const {
   return segments_;
 }
 
-Status Journal::Roll(uint64_t next_seq) {
+Status Journal::Roll(uint64_t first_seq) {
   RPFS_RETURN_IF_ERROR(writer_->Flush());
   if (sealing_) RPFS_RETURN_IF_ERROR(FinishSealLocked());  // at most one owed (Append waited)
   SegmentHeader h;
   h.segment = writer_->segment() + 1;
   h.vault_id = id_;
-  h.first_seq = next_seq;
+  h.first_seq = first_seq;
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
   w->set_write_behind(false);
@@ -159,12 +184,13 @@ Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocatio
     }
     // A failed seal is retried here, so its error rejects this record
     // rather than leaving it half-accepted.
-    RPFS_RETURN_IF_ERROR(Roll(h.seq));
+    RPFS_RETURN_IF_ERROR(Roll(max_seq_ > 0 ? max_seq_ + 1 : h.seq));
   }
   uint64_t offset;
   Status s = writer_->Append(h, payload, &offset);
   PublishFlushedLocked();  // Append may have flushed
   RPFS_RETURN_IF_ERROR(s);
+  max_seq_ = std::max(max_seq_, h.seq);
   loc->segment = writer_->segment();
   loc->offset = static_cast<uint32_t>(offset);
   loc->size = static_cast<uint32_t>(total);

@@ -13,7 +13,10 @@
 // append buffer. Open() recovers (see recovery.h): it scans the newest
 // segment (and any segment at or after `replay_from`), hands every record
 // at or after `replay_from` to a visitor so the catalog can index it, and
-// cuts a torn tail, reporting the bytes dropped.
+// cuts a torn tail, reporting the bytes dropped. Retire() deletes an old
+// segment whose live records compaction has copied forward; the numbers
+// of retired segments are the caller's to keep (Open must be told them,
+// to tell a retired segment from a lost one).
 // Thread-safe.
 #pragma once
 
@@ -58,7 +61,7 @@ struct RecoveryReport {
   uint64_t dropped_bytes = 0;  // torn tail cut off the newest segment
   std::string dropped_where;   // "segment 00000003.seg offset 4096: <reason>"
   uint64_t last_seq = 0;       // seq of the newest surviving record (0: none)
-  uint64_t last_time_ns = 0;   // its time
+  uint64_t last_time_ns = 0;   // the newest time of a record scanned (copies aside)
   uint64_t replayed = 0;       // records handed to the visitor
   JournalPos end;              // where the next record will go
 };
@@ -71,8 +74,14 @@ class Journal {
   // Creates dir with an empty first segment.
   static Status Create(const std::string& dir, const VaultId& id, const JournalOptions& options,
                        std::unique_ptr<Journal>* out);
+  // `replay_seq`: the highest seq of the records before replay_from (the
+  // caller indexed them). `retired`: segments deleted by Retire (a file
+  // still there is deleted now: the crash came between the caller's note
+  // and the unlink).
   static Status Open(const std::string& dir, const VaultId& id, const JournalOptions& options,
-                     JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report,
+                     JournalPos replay_from, uint64_t replay_seq,
+                     const std::vector<uint32_t>& retired,
+                     const RecordVisitor& visit, RecoveryReport* report,
                      std::unique_ptr<Journal>* out);
   ~Journal();
 
@@ -94,12 +103,15 @@ class Journal {
   // Numbers of the segment files, oldest first.
   std::vector<uint32_t> Segments() const;
   std::string SegmentPath(uint32_t segment) const;
+  // Closes and deletes a sealed segment. The caller guarantees that no
+  // reader still holds a location in it.
+  Status Retire(uint32_t segment);
 
  private:
   Journal(std::string dir, const VaultId& id, const JournalOptions& options);
   JournalPos EndLocked() const;
   void PublishFlushedLocked();
-  Status Roll(uint64_t next_seq);  // seals the current segment, starts a new one
+  Status Roll(uint64_t first_seq);  // seals the current segment, starts a new one
   Status FinishSealLocked();       // makes sealing_ durable, here
   void SealedLocked(const std::shared_ptr<SegmentWriter>& sealed);
   void SealerLoop();
@@ -119,6 +131,7 @@ class Journal {
   bool stop_sealer_ = false;
   std::thread sealer_;
   std::vector<uint32_t> segments_;
+  uint64_t max_seq_ = 0;  // highest seq appended or recovered (copies carry old ones)
   JournalPos synced_;
   bool syncing_ = false;
   // (segment << 32) | bytes of it in the file: everything before this

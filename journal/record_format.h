@@ -9,7 +9,7 @@
 //    8  format version   1                             u32
 //   12  segment number   same as in the file name      u32
 //   16  vault id         random, same for the vault    16 bytes
-//   32  first seq        seq of the first record       u64
+//   32  first seq        1 + the highest seq before it u64
 //   40  reserved         zero                          20 bytes
 //   60  header crc       masked crc32c of [0,60)       u32
 //
@@ -29,13 +29,24 @@
 //   40  offset           byte offset in the disk (kWrite)         u64
 //
 // A kWrite record carries exactly one block. The blocks of one write call
-// share one seq, so a view "as of seq s" never shows half a write call.
+// share one seq, so a view "as of seq s" never shows half a write call;
+// every block but the call's last carries kContinued, so that recovery
+// can tell a call a crash cut short (its last record says more follow)
+// and leave it out.
 // Zero blocks carry flag kZero and no payload. A kPoint record carries a
 // recovery point's JSON row (disk = 0, offset = point id).
 //
+// Compaction copies the live records of old segments to the journal's end
+// with flag kCopy added and every other field kept: a copy's seq and time
+// are its original's, older than the records around it. So seqs rise
+// along the journal except at copies, and "first seq" in a segment header
+// is one more than the highest seq appended before the segment (rpfs
+// before compaction wrote the seq of its first record: at most that).
+//
 // A segment ends where its bytes end. The newest segment may end in a torn
 // record after a crash; recovery cuts it off. Any other bad record is
-// corruption.
+// corruption. Compaction deletes whole segments, so the numbering may have
+// gaps; the catalog lists every segment it retired (catalog/catalog.h).
 #pragma once
 
 #include <cstddef>
@@ -59,6 +70,8 @@ enum class RecordType : uint8_t {
 enum RecordFlags : uint8_t {
   kZstd = 1,  // payload is a zstd frame of `length` bytes
   kZero = 2,  // the block is all zeros; no payload
+  kCopy = 4,  // written by compaction: seq and time are the original's
+  kContinued = 8,  // more blocks of the same write call follow
 };
 
 struct VaultId {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "journal/segment_reader.h"
 
@@ -64,7 +65,8 @@ bool HoldsRecords(const std::string& path) {
 
 }  // namespace
 
-Status ListSegments(const std::string& dir, std::vector<uint32_t>* segments) {
+Status ListSegments(const std::string& dir, const std::vector<uint32_t>& retired,
+                    std::vector<uint32_t>* segments) {
   segments->clear();
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return Status::FromErrno(errno, "open journal directory " + dir);
@@ -78,17 +80,32 @@ Status ListSegments(const std::string& dir, std::vector<uint32_t>* segments) {
   }
   ::closedir(d);
   std::sort(segments->begin(), segments->end());
+  const std::set<uint32_t> gone(retired.begin(), retired.end());
+  std::vector<uint32_t> kept;
+  for (uint32_t seg : *segments) {
+    if (!gone.count(seg)) {
+      kept.push_back(seg);
+      continue;
+    }
+    // Retired, but the crash came before the unlink.
+    const std::string path = dir + "/" + SegmentFileName(seg);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Status::FromErrno(errno, "remove " + path);
+  }
+  *segments = kept;
   for (size_t i = 1; i < segments->size(); ++i) {
-    if ((*segments)[i] != (*segments)[i - 1] + 1) {
-      return Status::Corruption("journal " + dir + ": segment " +
-                                SegmentFileName((*segments)[i - 1] + 1) + " is missing");
+    for (uint32_t n = (*segments)[i - 1] + 1; n < (*segments)[i]; ++n) {
+      if (!gone.count(n)) {
+        return Status::Corruption("journal " + dir + ": segment " + SegmentFileName(n) +
+                                  " is missing");
+      }
     }
   }
   return Status::OK();
 }
 
 Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32_t>* segments,
-                   JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report) {
+                   JournalPos replay_from, uint64_t replay_seq, const RecordVisitor& visit,
+                   RecoveryReport* report) {
   *report = RecoveryReport();
   // A newest segment shorter than its header is a roll that never became
   // durable; it holds no records, so it goes.
@@ -128,13 +145,15 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
       return Status::Corruption(Where(seg, 0) + ": segment belongs to vault " + sh.vault_id.ToHex());
     }
     const bool after_scanned_seal = seg == last && sealed != 0 && sealed_scanned == sealed;
-    if (after_scanned_seal && sh.first_seq > report->last_seq + 1 && HoldsRecords(path)) {
+    if (after_scanned_seal && sh.first_seq > std::max(report->last_seq, replay_seq) + 1 &&
+        HoldsRecords(path)) {
       // The sealed segment ends early, yet newer records reached the disk.
       return Status::Corruption(Where(seg, 0) + ": starts at seq " + std::to_string(sh.first_seq) +
                                 " but segment " + SegmentFileName(sealed) + " ends at seq " +
                                 std::to_string(report->last_seq));
     }
-    if (seg == last && sh.first_seq > 0) report->last_seq = sh.first_seq - 1;
+    // Every seq before first_seq was appended before this segment.
+    if (sh.first_seq > 0) report->last_seq = std::max(report->last_seq, sh.first_seq - 1);
 
     uint64_t start = kSegmentHeaderSize;
     if (seg != last && seg == replay_from.segment) start = std::max(start, replay_from.offset);
@@ -145,8 +164,9 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
     std::string why;
     SegmentReader::Result r;
     while ((r = reader.Next(&h, &payload, &off, &why)) == SegmentReader::Result::kRecord) {
-      report->last_seq = h.seq;
-      report->last_time_ns = h.time_ns;
+      // Max, not last: a compaction copy carries an older seq and time.
+      report->last_seq = std::max(report->last_seq, h.seq);
+      if (!(h.flags & kCopy)) report->last_time_ns = std::max(report->last_time_ns, h.time_ns);
       if (JournalPos{seg, off} < replay_from) continue;
       RecordLocation loc{seg, static_cast<uint32_t>(off),
                          static_cast<uint32_t>(kRecordHeaderSize + h.payload_len)};

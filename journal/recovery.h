@@ -22,12 +22,18 @@
 
 namespace rpfs::journal {
 
-// Lists NNNNNNNN.seg files in dir, sorted; fails on gaps in the numbering.
-Status ListSegments(const std::string& dir, std::vector<uint32_t>* segments);
+// Lists NNNNNNNN.seg files in dir, sorted. A gap in the numbering must be
+// a `retired` segment (else: corruption, the segment is missing); a
+// retired segment's file still there is deleted.
+Status ListSegments(const std::string& dir, const std::vector<uint32_t>& retired,
+                    std::vector<uint32_t>* segments);
 
+// replay_seq: the highest seq before replay_from (compaction copies carry
+// old seqs, so the records after it may not show the highest one).
 // May drop the newest segment from *segments if its header never became
 // durable (a crash while rolling) or it is empty after a torn seal.
 Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32_t>* segments,
-                   JournalPos replay_from, const RecordVisitor& visit, RecoveryReport* report);
+                   JournalPos replay_from, uint64_t replay_seq, const RecordVisitor& visit,
+                   RecoveryReport* report);
 
 }  // namespace rpfs::journal

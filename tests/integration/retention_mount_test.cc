@@ -41,9 +41,12 @@ TEST_F(RetentionMountTest, DaemonExpiresPointsPastTheWindow) {
   CliResult ls = RunProgram({"ls", mnt_ + "/points"});
   EXPECT_EQ(std::string::npos, ls.out.find(id + "\n")) << ls.out;
 
-  // prune finds nothing left to expire, and says compaction is not built.
+  // prune (forwarded to the daemon) finds nothing left to expire and runs
+  // a compaction pass.
   r = Rpfs({"prune"});
+  EXPECT_EQ(0, r.exit_code) << r.err;
   EXPECT_NE(std::string::npos, r.out.find("0 points expired")) << r.out;
+  EXPECT_NE(std::string::npos, r.out.find("compaction: rewrote")) << r.out;
 
   // Bad input: one line naming what.
   r = RunRpfs({"--vault", vault_, "group", "set", "nope", "--retention", "1h"});

@@ -62,7 +62,7 @@ void Stage(Staged* s, int in_second) {
 Status Reopen(Staged* s, RecoveryReport* report, std::unique_ptr<Journal>* j) {
   JournalOptions o;
   o.max_segment_bytes = 16 * 1024;
-  return Journal::Open(s->dir, s->id, o, JournalPos{}, [](auto&, auto&, auto&) { return Status::OK(); },
+  return Journal::Open(s->dir, s->id, o, JournalPos{}, 0, {}, [](auto&, auto&, auto&) { return Status::OK(); },
                        report, j);
 }
 
@@ -247,7 +247,7 @@ TEST(JournalSeal, RollsWhileSyncingAndReadingFromOtherThreads) {
   j.reset();
 
   RecoveryReport r;
-  ASSERT_TRUE(Journal::Open(dir, id, o, JournalPos{},
+  ASSERT_TRUE(Journal::Open(dir, id, o, JournalPos{}, 0, {},
                             [](auto&, auto&, auto&) { return Status::OK(); }, &r, &j)
                   .ok());
   EXPECT_EQ(r.dropped_bytes, 0u);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fs/daemon.h"
+#include "tools/cli_support.h"
 #include "tools/commands/commands.h"
 
 namespace rpfs::tools {
@@ -18,8 +19,19 @@ void RegisterMount(CLI::App& app, Context* ctx) {
   mount->add_option("MOUNTPOINT", o->mountpoint, "An existing directory")->required();
   mount->add_flag("-f,--foreground", o->foreground, "Stay in the foreground");
   mount->add_option("-o", o->fuse_options, "FUSE mount option (e.g. allow_other); repeatable");
-  mount->callback([o, ctx] {
+  auto every = std::make_shared<std::string>("1m");
+  auto rate = std::make_shared<std::string>("64M");
+  mount->add_option("--compact-every", *every,
+                    "Run a compaction pass this often (default 1m; 0 = never)");
+  mount->add_option("--compact-rate", *rate,
+                    "Copy live data forward at most this many bytes per second (default 64M; 0 = no cap)");
+  mount->callback([o, ctx, every, rate] {
     o->vault_dir = ctx->Path(o->vault_dir);
+    Status ps = *every == "0" ? Status::OK() : ParseDuration(*every, &o->compact_every_s);
+    if (*every == "0") o->compact_every_s = 0;
+    if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
+    ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);
+    if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-rate: " + ps.message()));
     o->control = [](std::shared_ptr<catalog::Vault> vault, const fs::ControlRequest& req) {
       fs::ControlResponse resp;
       std::ostringstream out, err;

@@ -1,0 +1,321 @@
+// Compaction: reclaims the journal space that no promised view needs.
+//
+// A pass: (1) expire points and note the pin generation; (2) build the
+// retention rules (catalog/retention_rules.h) and flush the index, so
+// every sealed segment before the indexed position is in LMDB; (3) walk
+// the block map once to sum live bytes per segment and collect garbage
+// entries, pick the sealed segments at most max_live_fraction live, and
+// walk again for their live versions; (4) copy those records to the
+// journal's end (flag kCopy, same seq) in batches under the write lock,
+// then sync; (5) in one durable LMDB transaction under the write lock:
+// point the moved versions at their copies, drop the garbage entries,
+// list the picked segments as retired, move each group's horizon to its
+// window start; (6) delete the retired segment files once no reader holds
+// a location (HoldSegments).
+//
+// Crash safety: before (5) commits nothing refers to the copies; a replay
+// that meets them indexes the same versions at equal bytes. After (5)
+// the old segments are listed as retired, and Open deletes any still
+// there. Segments are picked only before the indexed position, so replay
+// never visits them.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "catalog/retention_rules.h"
+#include "catalog/vault.h"
+
+namespace rpfs::catalog {
+namespace {
+
+struct Entry {
+  BlockKey key;
+  BlockVersion version;
+};
+
+bool LocBefore(const Entry& a, const Entry& b) {
+  return std::tie(a.version.loc.segment, a.version.loc.offset) <
+         std::tie(b.version.loc.segment, b.version.loc.offset);
+}
+
+bool SameLoc(const journal::RecordLocation& a, const journal::RecordLocation& b) {
+  return a.segment == b.segment && a.offset == b.offset && a.size == b.size;
+}
+
+// Walks every version in the block map in key order (each block's newest
+// first), with the seq of the next newer version of the same block.
+Status WalkVersions(Txn& txn, MDB_dbi dbi,
+                    const std::function<void(const BlockKey&, const BlockVersion&, uint64_t newer)>& fn) {
+  Cursor c(txn, dbi);
+  RPFS_RETURN_IF_ERROR(c.First());
+  BlockKey prev;
+  bool have_prev = false;
+  while (c.valid()) {
+    BlockKey k;
+    BlockVersion v;
+    if (!DecodeBlockKey(c.key(), &k) || !DecodeBlockValue(c.value(), k.seq, &v)) {
+      return Status::Corruption("catalog: malformed block map entry");
+    }
+    const uint64_t newer = have_prev && prev.SameBlock(k) ? prev.seq : kMaxSeq;
+    fn(k, v, newer);
+    prev = k;
+    have_prev = true;
+    RPFS_RETURN_IF_ERROR(c.Next());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
+  *r = CompactReport();
+  std::lock_guard<std::mutex> pass(compact_mu_);
+  const uint64_t now = clock_();
+  RPFS_RETURN_IF_ERROR(ExpirePointsAt(now, &r->expired));
+
+  // Segments a previous pass retired but could not delete yet.
+  std::vector<uint32_t> retired;
+  RPFS_RETURN_IF_ERROR(catalog_->ListRetired(&retired));
+  {
+    std::vector<uint32_t> present = journal_->Segments(), leftover;
+    for (uint32_t seg : retired) {
+      if (std::binary_search(present.begin(), present.end(), seg)) leftover.push_back(seg);
+    }
+    if (!leftover.empty()) RPFS_RETURN_IF_ERROR(RetireSegments(leftover, &r->reclaimed_bytes));
+  }
+
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    generation = pin_generation_;
+  }
+  // The rules: windows per disk, pins per branch chain.
+  RetentionRules rules;
+  std::map<std::string, uint64_t> window_starts;  // group -> seq
+  {
+    std::vector<Group> groups = ListGroups();
+    for (const Group& g : groups) {
+      const uint64_t window_ns = g.retention_s * 1000000000ull;
+      uint64_t w = 0;
+      if (now > window_ns) RPFS_RETURN_IF_ERROR(SeqAtTime(now - window_ns, &w));
+      window_starts[g.name] = std::max(w, g.horizon_seq);
+    }
+    for (const Branch& b : ListBranches()) rules.PinChain(ChainFor(View{b.id, kMaxSeq}));
+    for (const Point& p : ListPoints("")) rules.PinChain(ChainFor(View{p.branch, p.seq}));
+    for (const Job& j : ListJobs()) {
+      // An unfinished failback reads its group at the checkpoint's seq.
+      if (j.kind != "failback" || j.state == "succeeded" || !j.checkpoint.is_object()) continue;
+      Group g;
+      if (!GetGroup(j.group, &g).ok()) continue;
+      const uint64_t seq = j.checkpoint.value("seq", uint64_t{0});
+      rules.PinChain(ChainFor(View{g.active_branch, seq}));
+      // Its reads must pass the horizon too: the window reaches back to it.
+      auto w = window_starts.find(j.group);
+      if (w != window_starts.end()) w->second = std::min(w->second, std::max(seq, g.horizon_seq));
+    }
+    for (const Disk& d : ListDisks()) {
+      auto w = window_starts.find(d.group);
+      rules.KeepDisk(d.id, w == window_starts.end() ? 0 : w->second);
+    }
+    rules.Finish();
+  }
+  journal::JournalPos indexed;
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    RPFS_RETURN_IF_ERROR(FlushIndexLocked());
+    indexed = meta_.indexed_pos;
+  }
+
+  // Which segments to rewrite, and what moves and goes.
+  std::map<uint32_t, uint64_t> seg_bytes, seg_live;
+  for (uint32_t seg : journal_->Segments()) {
+    struct stat st;
+    if (::stat(journal_->SegmentPath(seg).c_str(), &st) == 0) {
+      seg_bytes[seg] = static_cast<uint64_t>(st.st_size);
+    }
+  }
+  std::vector<Entry> garbage, moves;
+  std::vector<uint32_t> victims;
+  RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
+    RPFS_RETURN_IF_ERROR(WalkVersions(
+        txn, catalog_->blocks_db, [&](const BlockKey& k, const BlockVersion& v, uint64_t newer) {
+          if (rules.Live(k.disk, k.branch, k.seq, newer)) {
+            if (!(v.flags & journal::kZero)) seg_live[v.loc.segment] += v.loc.size;
+          } else if (garbage.size() < o.max_dropped_versions) {
+            garbage.push_back(Entry{k, v});
+          } else {
+            r->stopped = "more garbage index entries than one pass drops";
+          }
+        }));
+    // Sealed, fully indexed segments, the emptiest first.
+    std::vector<std::pair<double, uint32_t>> candidates;
+    for (auto [seg, bytes] : seg_bytes) {
+      const uint64_t live = seg_live[seg];
+      r->live_bytes += live;
+      r->garbage_bytes += bytes - std::min(bytes, live);
+      if (seg >= indexed.segment) continue;
+      const double frac = bytes > 0 ? static_cast<double>(live) / static_cast<double>(bytes) : 0;
+      if (frac <= o.max_live_fraction) candidates.emplace_back(frac, seg);
+    }
+    std::sort(candidates.begin(), candidates.end());
+    uint64_t budget = o.max_copy_bytes;
+    for (auto [frac, seg] : candidates) {
+      const uint64_t live = seg_live[seg];
+      if (live > budget) {
+        r->stopped = "copy budget of " + std::to_string(o.max_copy_bytes) + " bytes reached";
+        break;
+      }
+      budget -= live;
+      victims.push_back(seg);
+    }
+    std::sort(victims.begin(), victims.end());
+    if (victims.empty()) return Status::OK();
+    return WalkVersions(
+        txn, catalog_->blocks_db, [&](const BlockKey& k, const BlockVersion& v, uint64_t newer) {
+          if ((v.flags & journal::kZero) ||
+              !std::binary_search(victims.begin(), victims.end(), v.loc.segment)) {
+            return;
+          }
+          if (rules.Live(k.disk, k.branch, k.seq, newer)) moves.push_back(Entry{k, v});
+        });
+  }));
+  // Garbage entries in a victim go with it; elsewhere they go too (the
+  // index shrinks), their bytes wait for their segment's turn.
+
+  // Copy forward, in location order, a batch at a time: read outside the
+  // write lock, append under it.
+  std::sort(moves.begin(), moves.end(), LocBefore);
+  std::vector<journal::RecordLocation> copies(moves.size());
+  const auto start = std::chrono::steady_clock::now();
+  constexpr uint64_t kBatchBytes = 4u << 20;
+  std::string batch;
+  std::vector<size_t> offsets;
+  for (size_t i = 0; i < moves.size();) {
+    batch.clear();
+    offsets.clear();
+    size_t j = i;
+    for (; j < moves.size() && batch.size() < kBatchBytes; ++j) {
+      // No hold needed: only a compaction pass retires segments.
+      journal::RecordHeader h;
+      std::string record;
+      Status s = journal_->Read(moves[j].version.loc, &h, &record);
+      if (!s.ok()) return Status::Corruption("compaction: " + s.message());
+      offsets.push_back(batch.size());
+      batch += record;
+    }
+    {
+      std::lock_guard<std::mutex> l(write_mu_);
+      for (size_t k = i; k < j; ++k) {
+        const char* rec = batch.data() + offsets[k - i];
+        journal::RecordHeader h;
+        std::string why;
+        if (!journal::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(rec), &h, &why)) {
+          return Status::Corruption("compaction: " + why);
+        }
+        h.flags |= journal::kCopy;
+        RPFS_RETURN_IF_ERROR(journal_->Append(h, rec + journal::kRecordHeaderSize, &copies[k]));
+        r->copied_bytes += copies[k].size;
+        ++r->copied_records;
+      }
+    }
+    i = j;
+    if (o.rate_bytes_per_s > 0) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration<double>(static_cast<double>(r->copied_bytes) /
+                                                static_cast<double>(o.rate_bytes_per_s)));
+    }
+  }
+  if (!moves.empty()) RPFS_RETURN_IF_ERROR(journal_->Sync());
+
+  // The switch.
+  {
+    std::lock_guard<std::mutex> l(write_mu_);
+    if (pin_generation_ != generation) {
+      r->stopped = "branches, policies or jobs changed during the pass; the next pass retries";
+      return Status::OK();
+    }
+    std::map<std::string, Group> moved_horizons;
+    {
+      std::shared_lock<std::shared_mutex> rl(rows_mu_);
+      for (const auto& [name, g] : groups_) {
+        auto w = window_starts.find(name);
+        if (w != window_starts.end() && w->second > g.horizon_seq) {
+          moved_horizons[name] = g;
+          moved_horizons[name].horizon_seq = w->second;
+        }
+      }
+    }
+    RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
+      for (size_t i = 0; i < moves.size(); ++i) {
+        const Entry& e = moves[i];
+        const auto key = EncodeBlockKey(e.key);
+        std::string_view cur;
+        BlockVersion v;
+        RPFS_RETURN_IF_ERROR(txn.Get(catalog_->blocks_db, key.view(), &cur));
+        if (!DecodeBlockValue(cur, e.key.seq, &v) || !SameLoc(v.loc, e.version.loc)) {
+          return Status::Corruption("compaction: a moved block version changed under the pass");
+        }
+        BlockVersion moved{e.key.seq, copies[i], static_cast<uint8_t>(e.version.flags | journal::kCopy)};
+        RPFS_RETURN_IF_ERROR(txn.Put(catalog_->blocks_db, key.view(), EncodeBlockValue(moved).view()));
+      }
+      for (const Entry& e : garbage) {
+        RPFS_RETURN_IF_ERROR(txn.Del(catalog_->blocks_db, EncodeBlockKey(e.key).view()));
+      }
+      for (uint32_t seg : victims) {
+        RPFS_RETURN_IF_ERROR(txn.Put(catalog_->retired, BigEndianKey32(seg), ""));
+      }
+      for (const auto& [name, g] : moved_horizons) {
+        RPFS_RETURN_IF_ERROR(catalog_->PutRow(txn, catalog_->groups, name, g));
+      }
+      // The meta as committed (a background index flush may have moved
+      // the indexed position past meta_'s), with this pass's figures.
+      VaultMeta m;
+      RPFS_RETURN_IF_ERROR(catalog_->LoadMeta(txn, &m));
+      m.live_bytes = r->live_bytes;
+      m.garbage_bytes = r->garbage_bytes;
+      m.compacted_ns = now;
+      return catalog_->PutMeta(txn, m);
+    }));
+    meta_.live_bytes = r->live_bytes;
+    meta_.garbage_bytes = r->garbage_bytes;
+    meta_.compacted_ns = now;
+    r->dropped_versions = garbage.size();
+    r->segments_rewritten = static_cast<uint32_t>(victims.size());
+    std::unique_lock<std::shared_mutex> rl(rows_mu_);
+    for (const auto& [name, g] : moved_horizons) groups_[name].horizon_seq = g.horizon_seq;
+  }
+  return RetireSegments(victims, &r->reclaimed_bytes);
+}
+
+Status Vault::RetireSegments(const std::vector<uint32_t>& segments, uint64_t* bytes) {
+  if (segments.empty()) return Status::OK();
+  // Wait for readers that may hold old locations; never block new ones
+  // for long (try, do not queue), and give up after a while: the next
+  // pass tries again.
+  std::unique_lock<std::shared_mutex> l(segment_readers_mu_, std::defer_lock);
+  for (int i = 0; i < 2000 && !l.try_lock(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!l.owns_lock()) return Status::OK();
+  uint64_t freed = 0;
+  for (uint32_t seg : segments) {
+    struct stat st;
+    if (::stat(journal_->SegmentPath(seg).c_str(), &st) == 0) freed += static_cast<uint64_t>(st.st_size);
+    RPFS_RETURN_IF_ERROR(journal_->Retire(seg));
+  }
+  l.unlock();
+  *bytes += freed;
+  std::lock_guard<std::mutex> w(write_mu_);
+  RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
+    VaultMeta m;
+    RPFS_RETURN_IF_ERROR(catalog_->LoadMeta(txn, &m));
+    m.reclaimed_bytes += freed;
+    return catalog_->PutMeta(txn, m);
+  }));
+  meta_.reclaimed_bytes += freed;
+  return Status::OK();
+}
+
+}  // namespace rpfs::catalog

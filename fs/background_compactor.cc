@@ -1,0 +1,51 @@
+#include "fs/background_compactor.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace rpfs::fs {
+
+BackgroundCompactor::BackgroundCompactor(std::shared_ptr<catalog::Vault> vault, uint64_t every_s,
+                                         const catalog::CompactOptions& options)
+    : vault_(std::move(vault)), every_s_(every_s), options_(options) {}
+
+BackgroundCompactor::~BackgroundCompactor() { Stop(); }
+
+void BackgroundCompactor::Start() {
+  if (every_s_ > 0) thread_ = std::thread([this] { Loop(); });
+}
+
+void BackgroundCompactor::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BackgroundCompactor::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    wake_.wait_for(l, std::chrono::seconds(every_s_), [this] { return stop_; });
+    if (stop_) return;
+    l.unlock();
+    catalog::CompactReport r;
+    Status s = vault_->Compact(options_, &r);
+    if (!s.ok()) {
+      std::fprintf(stderr, "rpfs: compaction failed (retried in %llus): %s\n",
+                   static_cast<unsigned long long>(every_s_), s.ToString().c_str());
+    } else if (r.reclaimed_bytes > 0 || r.segments_rewritten > 0 || !r.expired.empty()) {
+      std::fprintf(stderr,
+                   "rpfs: compaction: %zu points expired, %u segments rewritten (%llu bytes "
+                   "copied), %llu bytes reclaimed%s%s\n",
+                   r.expired.size(), r.segments_rewritten,
+                   static_cast<unsigned long long>(r.copied_bytes),
+                   static_cast<unsigned long long>(r.reclaimed_bytes),
+                   r.stopped.empty() ? "" : "; stopped: ", r.stopped.c_str());
+    }
+    l.lock();
+  }
+}
+
+}  // namespace rpfs::fs
