@@ -67,6 +67,7 @@ Status Catalog::LoadMeta(const Txn& txn, VaultMeta* m) const {
     m->garbage_bytes = j.value("garbage_bytes", uint64_t{0});
     m->compacted_ns = j.value("compacted_ns", uint64_t{0});
     m->reclaimed_bytes = j.value("reclaimed_bytes", uint64_t{0});
+    m->max_size = j.value("max_size", uint64_t{0});
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("catalog: malformed vault meta: ") + e.what());
   }
@@ -91,7 +92,8 @@ Status Catalog::PutMeta(Txn& txn, const VaultMeta& m) {
                       {"live_bytes", m.live_bytes},
                       {"garbage_bytes", m.garbage_bytes},
                       {"compacted_ns", m.compacted_ns},
-                      {"reclaimed_bytes", m.reclaimed_bytes}};
+                      {"reclaimed_bytes", m.reclaimed_bytes},
+                      {"max_size", m.max_size}};
   return txn.Put(meta, "vault", j.dump());
 }
 

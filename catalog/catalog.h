@@ -48,6 +48,9 @@ struct VaultMeta {
   uint64_t garbage_bytes = 0;  // journal bytes nothing needs
   uint64_t compacted_ns = 0;   // when (0: never)
   uint64_t reclaimed_bytes = 0;  // by every pass so far
+  // Size cap (journal + catalog bytes; 0: none). Near it, compaction
+  // reclaims the oldest history first, shrinking retention.
+  uint64_t max_size = 0;
 };
 
 std::string BigEndianKey32(uint32_t v);

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "catalog/block_map.h"
@@ -39,6 +40,13 @@ class RetentionRules {
  private:
   std::map<uint32_t, uint64_t> windows_;              // disk -> window start
   std::map<uint32_t, std::vector<uint64_t>> pins_;    // branch -> sorted pin seqs
+};
+
+// A compaction pass's rules, and per group where its kept history starts.
+struct RetentionPlan {
+  RetentionRules rules;
+  std::map<std::string, uint64_t> window_start;  // group -> first seq kept whole
+  std::map<std::string, uint64_t> window_ns;     // group -> the instant it stands for
 };
 
 }  // namespace rpfs::catalog

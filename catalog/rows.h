@@ -28,6 +28,10 @@ struct Group {
   // Compaction reclaimed the history before this seq: views older than it
   // are refused (they would read newer or missing blocks).
   uint64_t horizon_seq = 0;
+  uint64_t horizon_ns = 0;  // the instant horizon_seq stands for
+  // At the last compaction pass: stored bytes of the newest state of the
+  // group's disks on every branch (what a drive must hold besides history).
+  uint64_t latest_bytes = 0;
 };
 
 struct Disk {
@@ -82,7 +86,8 @@ struct Job {
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
                                                 app_every_s, rpo_s, freeze_hook, thaw_hook,
-                                                active_branch, state, created_ns, horizon_seq)
+                                                active_branch, state, created_ns, horizon_seq,
+                                                horizon_ns, latest_bytes)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disk, id, name, size, group, created_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Branch, id, name, parent, fork_seq, read_only,
                                                 created_ns, group, kind, deleted_ns)

@@ -115,6 +115,7 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
   m.max_segment_bytes = options.max_segment_bytes;
   m.created_ns = v->clock_();
   m.passphrase_hash = options.passphrase_hash;
+  m.max_size = options.max_size;
   v->encoder_ = std::make_unique<journal::BlockEncoder>(m.compression_level);
   journal::JournalOptions jo;
   jo.max_segment_bytes = m.max_segment_bytes;

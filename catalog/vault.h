@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "catalog/retention_rules.h"
 #include "catalog/rows.h"
 #include "journal/block_encoder.h"
 #include "journal/journal.h"
@@ -40,6 +41,7 @@ struct VaultOptions {
   int compression_level = 1;  // zstd level, 0 = store
   uint64_t max_segment_bytes = 64ull << 20;
   std::string passphrase_hash;
+  uint64_t max_size = 0;  // see VaultMeta::max_size
 };
 
 struct OpenOptions {
@@ -70,6 +72,10 @@ struct CompactReport {
   uint64_t copied_bytes = 0;
   uint64_t dropped_versions = 0;  // garbage index entries
   uint64_t reclaimed_bytes = 0;   // segment files deleted
+  // Near the size cap: history before this instant went, windows or not
+  // (0: the cap did not bite). `shrunk` says which groups lost what.
+  uint64_t cap_cut_ns = 0;
+  std::string shrunk;
   std::string stopped;            // why the pass did less than it could ("": it did not)
 };
 
@@ -118,6 +124,11 @@ class Vault {
                         Group* out);
   // Drops the points older than their group's retention window, now.
   Status ExpirePoints(std::vector<Point>* expired);
+  // The size cap (0: none), kept in the catalog.
+  Status SetMaxSize(uint64_t bytes);
+  // Logical bytes the group's disks wrote (every branch) after since_seq:
+  // the change log, after a flush. O(changes).
+  Status ChangedBytes(const std::string& group, uint64_t since_seq, uint64_t* bytes);
   // Expires points, then reclaims journal space no promised view needs:
   // rewrites mostly-dead sealed segments (live records copied to the
   // journal's end), drops garbage index entries, moves each group's
@@ -235,7 +246,11 @@ class Vault {
   uint64_t NextTimeLocked();
   void NoteTimeLocked(uint64_t time_ns, uint64_t seq);
   Status PutRowDurably(const std::function<Status(Txn&)>& fn);
-  Status ExpirePointsAt(uint64_t now, std::vector<Point>* expired);
+  // Expires points older than their window at `now`, or than cut_ns.
+  Status ExpirePointsAt(uint64_t now, uint64_t cut_ns, std::vector<Point>* expired);
+  // A compaction pass's rules with every window starting at cut_ns or
+  // later (0: the groups' own windows). vault_compaction.cc.
+  Status PlanRetention(uint64_t now, uint64_t cut_ns, RetentionPlan* plan);
   // ReadOnly-style refusal if seq is older than the group's horizon. rows_mu_ held.
   Status CheckHorizonLocked(const std::string& group, uint64_t seq) const;
   // Compaction steps (vault_compaction.cc).

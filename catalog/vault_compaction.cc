@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "catalog/retention_rules.h"
+#include "catalog/time_format.h"
 #include "catalog/vault.h"
 
 namespace rpfs::catalog {
@@ -73,7 +74,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
   *r = CompactReport();
   std::lock_guard<std::mutex> pass(compact_mu_);
   const uint64_t now = clock_();
-  RPFS_RETURN_IF_ERROR(ExpirePointsAt(now, &r->expired));
+  RPFS_RETURN_IF_ERROR(ExpirePointsAt(now, 0, &r->expired));
 
   // Segments a previous pass retired but could not delete yet.
   std::vector<uint32_t> retired;
@@ -86,41 +87,14 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     if (!leftover.empty()) RPFS_RETURN_IF_ERROR(RetireSegments(leftover, &r->reclaimed_bytes));
   }
 
-  uint64_t generation;
+  uint64_t generation, cap;
   {
     std::lock_guard<std::mutex> l(write_mu_);
     generation = pin_generation_;
+    cap = meta_.max_size;
   }
-  // The rules: windows per disk, pins per branch chain.
-  RetentionRules rules;
-  std::map<std::string, uint64_t> window_starts;  // group -> seq
-  {
-    std::vector<Group> groups = ListGroups();
-    for (const Group& g : groups) {
-      const uint64_t window_ns = g.retention_s * 1000000000ull;
-      uint64_t w = 0;
-      if (now > window_ns) RPFS_RETURN_IF_ERROR(SeqAtTime(now - window_ns, &w));
-      window_starts[g.name] = std::max(w, g.horizon_seq);
-    }
-    for (const Branch& b : ListBranches()) rules.PinChain(ChainFor(View{b.id, kMaxSeq}));
-    for (const Point& p : ListPoints("")) rules.PinChain(ChainFor(View{p.branch, p.seq}));
-    for (const Job& j : ListJobs()) {
-      // An unfinished failback reads its group at the checkpoint's seq.
-      if (j.kind != "failback" || j.state == "succeeded" || !j.checkpoint.is_object()) continue;
-      Group g;
-      if (!GetGroup(j.group, &g).ok()) continue;
-      const uint64_t seq = j.checkpoint.value("seq", uint64_t{0});
-      rules.PinChain(ChainFor(View{g.active_branch, seq}));
-      // Its reads must pass the horizon too: the window reaches back to it.
-      auto w = window_starts.find(j.group);
-      if (w != window_starts.end()) w->second = std::min(w->second, std::max(seq, g.horizon_seq));
-    }
-    for (const Disk& d : ListDisks()) {
-      auto w = window_starts.find(d.group);
-      rules.KeepDisk(d.id, w == window_starts.end() ? 0 : w->second);
-    }
-    rules.Finish();
-  }
+  RetentionPlan plan;
+  RPFS_RETURN_IF_ERROR(PlanRetention(now, 0, &plan));
   journal::JournalPos indexed;
   {
     std::lock_guard<std::mutex> l(write_mu_);
@@ -128,21 +102,89 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     indexed = meta_.indexed_pos;
   }
 
-  // Which segments to rewrite, and what moves and goes.
-  std::map<uint32_t, uint64_t> seg_bytes, seg_live;
+  std::map<uint32_t, uint64_t> seg_bytes;
+  uint64_t vault_bytes = 0;
   for (uint32_t seg : journal_->Segments()) {
     struct stat st;
     if (::stat(journal_->SegmentPath(seg).c_str(), &st) == 0) {
       seg_bytes[seg] = static_cast<uint64_t>(st.st_size);
+      vault_bytes += static_cast<uint64_t>(st.st_size);
     }
   }
+  uint64_t catalog_bytes = 0;
+  {
+    struct stat st;
+    if (::stat((dir_ + "/catalog/data.mdb").c_str(), &st) == 0) {
+      catalog_bytes = static_cast<uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  vault_bytes += catalog_bytes;
+
+  // Near the cap: keep less history, the oldest going first, until what
+  // stays fits in 80% of it (the smallest cut that does, by bisection).
+  double max_live = o.max_live_fraction;
+  if (cap > 0 && vault_bytes > cap / 10 * 9) {
+    const uint64_t target = cap / 10 * 8;
+    auto fits = [&](uint64_t cut, bool* ok) -> Status {
+      RetentionPlan p;
+      RPFS_RETURN_IF_ERROR(PlanRetention(now, cut, &p));
+      uint64_t live = 0;
+      RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
+        return WalkVersions(txn, catalog_->blocks_db,
+                            [&](const BlockKey& k, const BlockVersion& v, uint64_t newer) {
+                              if (!(v.flags & journal::kZero) &&
+                                  p.rules.Live(k.disk, k.branch, k.seq, newer)) {
+                                live += v.loc.size;
+                              }
+                            });
+      }));
+      *ok = live + catalog_bytes <= target;
+      return Status::OK();
+    };
+    bool ok = false;
+    RPFS_RETURN_IF_ERROR(fits(0, &ok));
+    if (!ok) {
+      uint64_t lo = now, hi = now;  // lo: the oldest window start; hi: a cut that fits or now
+      for (const auto& [g, t] : plan.window_ns) lo = std::min(lo, t);
+      for (int i = 0; i < 16 && hi - lo > 1000000000ull; ++i) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        RPFS_RETURN_IF_ERROR(fits(mid, &ok));
+        (ok ? hi : lo) = mid;
+      }
+      r->cap_cut_ns = hi;
+      std::vector<Point> more;
+      RPFS_RETURN_IF_ERROR(ExpirePointsAt(now, hi, &more));
+      r->expired.insert(r->expired.end(), more.begin(), more.end());
+      RPFS_RETURN_IF_ERROR(PlanRetention(now, hi, &plan));
+      for (const Group& g : ListGroups()) {
+        const uint64_t promised = g.retention_s * 1000000000ull;
+        const uint64_t kept = now - std::min(now, plan.window_ns[g.name]);
+        if (kept < promised) {
+          r->shrunk += (r->shrunk.empty() ? "" : ", ") + g.name + " keeps " +
+                       std::to_string(kept / 1000000000ull) + " s of its " +
+                       std::to_string(g.retention_s) + " s window";
+        }
+      }
+    }
+    max_live = std::max(max_live, 0.9);  // and reclaim harder
+  }
+
+  // Which segments to rewrite, and what moves and goes.
+  std::map<uint32_t, uint64_t> seg_live;
+  std::map<std::string, uint64_t> latest_bytes;  // group -> newest versions' bytes
+  std::map<uint32_t, std::string> disk_group;
+  for (const Disk& d : ListDisks()) disk_group[d.id] = d.group;
+  const RetentionRules& rules = plan.rules;
   std::vector<Entry> garbage, moves;
   std::vector<uint32_t> victims;
   RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
     RPFS_RETURN_IF_ERROR(WalkVersions(
         txn, catalog_->blocks_db, [&](const BlockKey& k, const BlockVersion& v, uint64_t newer) {
           if (rules.Live(k.disk, k.branch, k.seq, newer)) {
-            if (!(v.flags & journal::kZero)) seg_live[v.loc.segment] += v.loc.size;
+            if (!(v.flags & journal::kZero)) {
+              seg_live[v.loc.segment] += v.loc.size;
+              if (newer == kMaxSeq) latest_bytes[disk_group[k.disk]] += v.loc.size;
+            }
           } else if (garbage.size() < o.max_dropped_versions) {
             garbage.push_back(Entry{k, v});
           } else {
@@ -157,7 +199,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
       r->garbage_bytes += bytes - std::min(bytes, live);
       if (seg >= indexed.segment) continue;
       const double frac = bytes > 0 ? static_cast<double>(live) / static_cast<double>(bytes) : 0;
-      if (frac <= o.max_live_fraction) candidates.emplace_back(frac, seg);
+      if (frac <= max_live) candidates.emplace_back(frac, seg);
     }
     std::sort(candidates.begin(), candidates.end());
     uint64_t budget = o.max_copy_bytes;
@@ -240,10 +282,15 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     {
       std::shared_lock<std::shared_mutex> rl(rows_mu_);
       for (const auto& [name, g] : groups_) {
-        auto w = window_starts.find(name);
-        if (w != window_starts.end() && w->second > g.horizon_seq) {
-          moved_horizons[name] = g;
-          moved_horizons[name].horizon_seq = w->second;
+        Group row = g;
+        auto w = plan.window_start.find(name);
+        if (w != plan.window_start.end() && w->second > g.horizon_seq) {
+          row.horizon_seq = w->second;
+          row.horizon_ns = std::max(g.horizon_ns, plan.window_ns[name]);
+        }
+        row.latest_bytes = latest_bytes[name];
+        if (row.horizon_seq != g.horizon_seq || row.latest_bytes != g.latest_bytes) {
+          moved_horizons[name] = row;
         }
       }
     }
@@ -284,9 +331,59 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     r->dropped_versions = garbage.size();
     r->segments_rewritten = static_cast<uint32_t>(victims.size());
     std::unique_lock<std::shared_mutex> rl(rows_mu_);
-    for (const auto& [name, g] : moved_horizons) groups_[name].horizon_seq = g.horizon_seq;
+    for (const auto& [name, g] : moved_horizons) {
+      groups_[name].horizon_seq = g.horizon_seq;
+      groups_[name].horizon_ns = g.horizon_ns;
+      groups_[name].latest_bytes = g.latest_bytes;
+    }
   }
-  return RetireSegments(victims, &r->reclaimed_bytes);
+  RPFS_RETURN_IF_ERROR(RetireSegments(victims, &r->reclaimed_bytes));
+  if (r->cap_cut_ns > 0) {
+    // The operator's record of it (stat and the daemon log say it too).
+    Job job;
+    job.kind = "retention-shrink";
+    job.details = "vault at " + std::to_string(vault_bytes) + " bytes nears its cap of " +
+                  std::to_string(cap) + ": reclaimed history before " +
+                  FormatRfc3339(r->cap_cut_ns) + " (" + r->shrunk + ")";
+    RPFS_RETURN_IF_ERROR(StartJob(&job));
+    RPFS_RETURN_IF_ERROR(FinishJob(&job, Status::OK()));
+  }
+  return Status::OK();
+}
+
+Status Vault::PlanRetention(uint64_t now, uint64_t cut_ns, RetentionPlan* plan) {
+  *plan = RetentionPlan();
+  RetentionRules& rules = plan->rules;
+  for (const Group& g : ListGroups()) {
+    const uint64_t window_ns = g.retention_s * 1000000000ull;
+    const uint64_t from = std::max(now > window_ns ? now - window_ns : 0, cut_ns);
+    uint64_t w = 0;
+    if (from > 0) RPFS_RETURN_IF_ERROR(SeqAtTime(from, &w));
+    plan->window_start[g.name] = std::max(w, g.horizon_seq);
+    plan->window_ns[g.name] = std::max(from, g.horizon_ns);
+  }
+  for (const Branch& b : ListBranches()) rules.PinChain(ChainFor(View{b.id, kMaxSeq}));
+  for (const Point& p : ListPoints("")) {
+    if (p.time_ns >= cut_ns) rules.PinChain(ChainFor(View{p.branch, p.seq}));
+  }
+  for (const Job& j : ListJobs()) {
+    // An unfinished failback reads its group at the checkpoint's seq, cap
+    // or not.
+    if (j.kind != "failback" || j.state == "succeeded" || !j.checkpoint.is_object()) continue;
+    Group g;
+    if (!GetGroup(j.group, &g).ok()) continue;
+    const uint64_t seq = j.checkpoint.value("seq", uint64_t{0});
+    rules.PinChain(ChainFor(View{g.active_branch, seq}));
+    // Its reads must pass the horizon too: the window reaches back to it.
+    auto w = plan->window_start.find(j.group);
+    if (w != plan->window_start.end()) w->second = std::min(w->second, std::max(seq, g.horizon_seq));
+  }
+  for (const Disk& d : ListDisks()) {
+    auto w = plan->window_start.find(d.group);
+    rules.KeepDisk(d.id, w == plan->window_start.end() ? 0 : w->second);
+  }
+  rules.Finish();
+  return Status::OK();
 }
 
 Status Vault::RetireSegments(const std::vector<uint32_t>& segments, uint64_t* bytes) {

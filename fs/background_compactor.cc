@@ -35,14 +35,20 @@ void BackgroundCompactor::Loop() {
     if (!s.ok()) {
       std::fprintf(stderr, "rpfs: compaction failed (retried in %llus): %s\n",
                    static_cast<unsigned long long>(every_s_), s.ToString().c_str());
-    } else if (r.reclaimed_bytes > 0 || r.segments_rewritten > 0 || !r.expired.empty()) {
-      std::fprintf(stderr,
-                   "rpfs: compaction: %zu points expired, %u segments rewritten (%llu bytes "
-                   "copied), %llu bytes reclaimed%s%s\n",
-                   r.expired.size(), r.segments_rewritten,
-                   static_cast<unsigned long long>(r.copied_bytes),
-                   static_cast<unsigned long long>(r.reclaimed_bytes),
-                   r.stopped.empty() ? "" : "; stopped: ", r.stopped.c_str());
+    } else {
+      if (r.cap_cut_ns > 0) {
+        std::fprintf(stderr, "rpfs: WARNING: the vault nears its size cap; retention shrank: %s\n",
+                     r.shrunk.c_str());
+      }
+      if (r.reclaimed_bytes > 0 || r.segments_rewritten > 0 || !r.expired.empty()) {
+        std::fprintf(stderr,
+                     "rpfs: compaction: %zu points expired, %u segments rewritten (%llu bytes "
+                     "copied), %llu bytes reclaimed%s%s\n",
+                     r.expired.size(), r.segments_rewritten,
+                     static_cast<unsigned long long>(r.copied_bytes),
+                     static_cast<unsigned long long>(r.reclaimed_bytes),
+                     r.stopped.empty() ? "" : "; stopped: ", r.stopped.c_str());
+      }
     }
     l.lock();
   }

@@ -28,6 +28,7 @@ int RunCli(const std::vector<std::string>& args, Context* ctx) {
   RegisterDiff(app, ctx);
   RegisterJobs(app, ctx);
   RegisterPrune(app, ctx);
+  RegisterVault(app, ctx);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them so
   try {
     app.parse(reversed);

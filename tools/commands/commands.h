@@ -22,5 +22,6 @@ void RegisterFailback(CLI::App& app, Context* ctx);
 void RegisterDiff(CLI::App& app, Context* ctx);
 void RegisterJobs(CLI::App& app, Context* ctx);
 void RegisterPrune(CLI::App& app, Context* ctx);
+void RegisterVault(CLI::App& app, Context* ctx);
 
 }  // namespace rpfs::tools

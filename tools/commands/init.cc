@@ -8,7 +8,7 @@ namespace rpfs::tools {
 
 void RegisterInit(CLI::App& app, Context* ctx) {
   struct Args {
-    std::string dir, block_size = "4096", segment_size = "64M", passphrase_file;
+    std::string dir, block_size = "4096", segment_size = "64M", passphrase_file, max_size = "0";
     int compression = 1;
   };
   auto args = std::make_shared<Args>();
@@ -19,12 +19,17 @@ void RegisterInit(CLI::App& app, Context* ctx) {
   cmd->add_option("--block-size", args->block_size, "Block size, a power of two (default 4096)");
   cmd->add_option("--compression", args->compression, "zstd level for journal payloads, 0 = off (default 1)");
   cmd->add_option("--segment-size", args->segment_size, "Maximum journal segment size (default 64M)");
+  cmd->add_option("--max-size", args->max_size,
+                  "Size cap for journal + catalog (e.g. 500G; default 0 = none): near it, the "
+                  "oldest history is reclaimed first, shrinking retention");
   cmd->add_option("--passphrase-file", args->passphrase_file,
                   "Read the vault passphrase from this file (first line)");
   cmd->callback([args, ctx] {
     uint64_t bs, seg;
     Status s = ParseSize(args->block_size, &bs);
     if (s.ok()) s = ParseSize(args->segment_size, &seg);
+    uint64_t max_size = 0;
+    if (s.ok() && args->max_size != "0") s = ParseSize(args->max_size, &max_size);
     if (!s.ok()) return ctx->Fail(s);
     if (bs > UINT32_MAX) return ctx->Fail(Status::InvalidArgument("bad block size " + args->block_size));
     std::string passphrase;
@@ -38,6 +43,7 @@ void RegisterInit(CLI::App& app, Context* ctx) {
     o.block_size = static_cast<uint32_t>(bs);
     o.compression_level = args->compression;
     o.max_segment_bytes = seg;
+    o.max_size = max_size;
     if (!(s = HashPassphrase(passphrase, &o.passphrase_hash)).ok()) return ctx->Fail(s);
     std::unique_ptr<catalog::Vault> v;
     if (!(s = catalog::Vault::Create(ctx->Path(args->dir), o, catalog::OpenOptions(), &v)).ok()) {

@@ -49,6 +49,8 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
                           {"copied_bytes", r.copied_bytes},
                           {"dropped_versions", r.dropped_versions},
                           {"reclaimed_bytes", r.reclaimed_bytes},
+                          {"cap_cut", r.cap_cut_ns ? catalog::FormatRfc3339(r.cap_cut_ns) : ""},
+                          {"retention_shrunk", r.shrunk},
                           {"stopped", r.stopped}};
       ctx->out() << j.dump(2) << "\n";
       return;
@@ -66,6 +68,10 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
                 static_cast<unsigned long long>(r.copied_records),
                 static_cast<unsigned long long>(r.dropped_versions),
                 FormatBytes(r.reclaimed_bytes).c_str());
+    if (r.cap_cut_ns > 0) {
+      ctx->Printf("WARNING: the vault nears its size cap: history before %s reclaimed (%s)\n",
+                  catalog::FormatRfc3339(r.cap_cut_ns).c_str(), r.shrunk.c_str());
+    }
     if (!r.stopped.empty()) ctx->Printf("stopped early: %s\n", r.stopped.c_str());
   });
 }
