@@ -61,6 +61,7 @@ struct CompactOptions {
   uint64_t max_copy_bytes = 256ull << 20;  // live bytes copied forward per pass, at most
   uint64_t rate_bytes_per_s = 0;        // copy rate cap (0: none)
   size_t max_dropped_versions = 4u << 20;  // garbage index entries dropped per pass
+  uint64_t max_switch_entries = 1u << 17;  // index entries of the segments rewritten per pass
 };
 
 struct CompactReport {

@@ -96,9 +96,20 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
   RetentionPlan plan;
   RPFS_RETURN_IF_ERROR(PlanRetention(now, 0, &plan));
   journal::JournalPos indexed;
+  bool disk_full = false;
   {
     std::lock_guard<std::mutex> l(write_mu_);
-    RPFS_RETURN_IF_ERROR(FlushIndexLocked());
+    Status flushed = FlushIndexLocked();
+    if (flushed.IsNoSpace()) {
+      // A full disk: the journal's buffer cannot go out, but everything
+      // before the last indexed position is in LMDB, and segments with
+      // nothing live there can go without copying a byte: that is how
+      // space comes back.
+      disk_full = true;
+      r->stopped = "disk full (" + flushed.message() + "): only segments with nothing live go";
+    } else {
+      RPFS_RETURN_IF_ERROR(flushed);
+    }
     indexed = meta_.indexed_pos;
   }
 
@@ -170,7 +181,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
   }
 
   // Which segments to rewrite, and what moves and goes.
-  std::map<uint32_t, uint64_t> seg_live;
+  std::map<uint32_t, uint64_t> seg_live, seg_entries;
   std::map<std::string, uint64_t> latest_bytes;  // group -> newest versions' bytes
   std::map<uint32_t, std::string> disk_group;
   for (const Disk& d : ListDisks()) disk_group[d.id] = d.group;
@@ -180,6 +191,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
   RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
     RPFS_RETURN_IF_ERROR(WalkVersions(
         txn, catalog_->blocks_db, [&](const BlockKey& k, const BlockVersion& v, uint64_t newer) {
+          if (!(v.flags & journal::kZero)) ++seg_entries[v.loc.segment];
           if (rules.Live(k.disk, k.branch, k.seq, newer)) {
             if (!(v.flags & journal::kZero)) {
               seg_live[v.loc.segment] += v.loc.size;
@@ -202,14 +214,20 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
       if (frac <= max_live) candidates.emplace_back(frac, seg);
     }
     std::sort(candidates.begin(), candidates.end());
-    uint64_t budget = o.max_copy_bytes;
+    // Bounded twice: bytes to copy, and index entries the switch (which
+    // holds writes) rewrites or drops.
+    uint64_t budget = disk_full ? 0 : o.max_copy_bytes, entries = o.max_switch_entries;
     for (auto [frac, seg] : candidates) {
-      const uint64_t live = seg_live[seg];
-      if (live > budget) {
-        r->stopped = "copy budget of " + std::to_string(o.max_copy_bytes) + " bytes reached";
+      const uint64_t live = seg_live[seg], n = seg_entries[seg];
+      if (live > budget || n > entries) {
+        if (disk_full) break;
+        r->stopped = live > budget ? "copy budget of " + std::to_string(o.max_copy_bytes) + " bytes reached"
+                                   : "index entry budget of " + std::to_string(o.max_switch_entries) + " reached";
+        if (victims.empty() && n > entries) continue;  // never stall on one big segment
         break;
       }
       budget -= live;
+      entries -= n;
       victims.push_back(seg);
     }
     std::sort(victims.begin(), victims.end());
@@ -272,6 +290,10 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
   if (!moves.empty()) RPFS_RETURN_IF_ERROR(journal_->Sync());
 
   // The switch.
+  auto InVictim = [&](const Entry& e) {
+    return !(e.version.flags & journal::kZero) &&
+           std::binary_search(victims.begin(), victims.end(), e.version.loc.segment);
+  };
   {
     std::lock_guard<std::mutex> l(write_mu_);
     if (pin_generation_ != generation) {
@@ -308,7 +330,9 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
         RPFS_RETURN_IF_ERROR(txn.Put(catalog_->blocks_db, key.view(), EncodeBlockValue(moved).view()));
       }
       for (const Entry& e : garbage) {
+        if (!InVictim(e)) continue;  // the rest goes after, in small batches
         RPFS_RETURN_IF_ERROR(txn.Del(catalog_->blocks_db, EncodeBlockKey(e.key).view()));
+        ++r->dropped_versions;
       }
       for (uint32_t seg : victims) {
         RPFS_RETURN_IF_ERROR(txn.Put(catalog_->retired, BigEndianKey32(seg), ""));
@@ -328,7 +352,6 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     meta_.live_bytes = r->live_bytes;
     meta_.garbage_bytes = r->garbage_bytes;
     meta_.compacted_ns = now;
-    r->dropped_versions = garbage.size();
     r->segments_rewritten = static_cast<uint32_t>(victims.size());
     std::unique_lock<std::shared_mutex> rl(rows_mu_);
     for (const auto& [name, g] : moved_horizons) {
@@ -338,6 +361,25 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     }
   }
   RPFS_RETURN_IF_ERROR(RetireSegments(victims, &r->reclaimed_bytes));
+  // Garbage entries elsewhere: the index shrinks, their bytes wait for
+  // their segment's turn. Small batches, so writes are held only briefly.
+  constexpr size_t kDropBatch = 16384;
+  std::vector<const Entry*> rest;
+  for (const Entry& e : garbage) {
+    if (!InVictim(e)) rest.push_back(&e);
+  }
+  for (size_t i = 0; i < rest.size(); i += kDropBatch) {
+    std::lock_guard<std::mutex> l(write_mu_);
+    if (pin_generation_ != generation) break;  // a new pin: leave the rest to the next pass
+    const size_t end = std::min(rest.size(), i + kDropBatch);
+    RPFS_RETURN_IF_ERROR(catalog_->env().Update([&](Txn& txn) {
+      for (size_t k = i; k < end; ++k) {
+        RPFS_RETURN_IF_ERROR(txn.Del(catalog_->blocks_db, EncodeBlockKey(rest[k]->key).view()));
+      }
+      return Status::OK();
+    }));
+    r->dropped_versions += end - i;
+  }
   if (r->cap_cut_ns > 0) {
     // The operator's record of it (stat and the daemon log say it too).
     Job job;

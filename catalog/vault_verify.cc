@@ -74,7 +74,14 @@ Status VerifySegment(const std::string& path, uint32_t seg, const journal::Vault
 Status VerifyVault(Vault& vault, bool deep, VerifyReport* r,
                    const std::function<void(uint64_t, uint64_t)>& progress) {
   *r = VerifyReport();
-  RPFS_RETURN_IF_ERROR(vault.FlushIndex());
+  Status flushed = vault.FlushIndex();
+  if (!flushed.ok()) {
+    // A full disk must not stop verify: what is on disk is checked; the
+    // writes still in memory wait for space (and are not acknowledged as
+    // durable until then).
+    r->warnings.push_back("could not flush the index first (" + flushed.ToString() +
+                          "): checked what is on disk; recent writes still in memory were not");
+  }
   auto hold = vault.HoldSegments();  // no compaction deletes a segment meanwhile
   std::vector<uint32_t> segs = vault.journal().Segments();
   uint64_t done = 0;

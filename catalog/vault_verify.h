@@ -21,6 +21,9 @@ struct VerifyReport {
   uint64_t bytes = 0;
   uint64_t index_entries = 0;  // checked by deep
   std::vector<std::string> problems;  // "segment S offset O: what"
+  // What verify could not do but is not damage: e.g. flushing the index
+  // on a full disk (then it checks what is on disk and says so).
+  std::vector<std::string> warnings;
 };
 
 // Status is not ok only when verification itself could not run; damage

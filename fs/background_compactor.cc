@@ -26,8 +26,9 @@ void BackgroundCompactor::Stop() {
 
 void BackgroundCompactor::Loop() {
   std::unique_lock<std::mutex> l(mu_);
+  uint64_t wait_s = every_s_;
   for (;;) {
-    wake_.wait_for(l, std::chrono::seconds(every_s_), [this] { return stop_; });
+    wake_.wait_for(l, std::chrono::seconds(wait_s), [this] { return stop_; });
     if (stop_) return;
     l.unlock();
     catalog::CompactReport r;
@@ -50,6 +51,8 @@ void BackgroundCompactor::Loop() {
                      r.stopped.empty() ? "" : "; stopped: ", r.stopped.c_str());
       }
     }
+    // A pass that stopped at its budget with work left goes on soon.
+    wait_s = s.ok() && !r.stopped.empty() && r.segments_rewritten > 0 ? 1 : every_s_;
     l.lock();
   }
 }

@@ -2,7 +2,8 @@
 // (Vault::Compact) every `every_s` seconds on a thread of its own, copying
 // at most options.rate_bytes_per_s, and says on stderr (the daemon's log)
 // what each pass that did something reclaimed, or why it failed. A failed
-// pass (a full disk, say) is retried at the next interval.
+// pass (a full disk, say) is retried at the next interval; one that
+// stopped at its budget with work left, a second later.
 #pragma once
 
 #include <condition_variable>

@@ -20,6 +20,7 @@ void RegisterVerify(CLI::App& app, Context* ctx) {
     s = catalog::VerifyVault(*v, *deep, &r,
                              [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
     if (!s.ok()) return ctx->Fail(s);
+    for (const std::string& w : r.warnings) ctx->err() << "rpfs: warning: " << w << "\n";
     for (const std::string& p : r.problems) ctx->err() << "rpfs: corruption: " << p << "\n";
     ctx->out() << "verified " << r.segments << " segments, " << r.records << " records, "
               << FormatBytes(r.bytes);
