@@ -67,5 +67,39 @@ TEST_F(RetentionCli, CapPruneAndStatFigures) {
   EXPECT_NE(r.err.find("--max-size"), std::string::npos) << r.err;
 }
 
+// Acceptance 4's "stat says so": a cap below what the 72-hour window needs.
+TEST_F(RetentionCli, ACapThatBitesIsReportedByPruneStatAndJobs) {
+  ASSERT_EQ(0, RunRpfs({"init", vault_, "--max-size", "8M", "--segment-size", "1M",
+                        "--compression", "0"})
+                   .exit_code);
+  ASSERT_EQ(0, Run({"group", "create", "g"}).exit_code);
+  ASSERT_EQ(0, Run({"disk", "create", "vm/d", "--size", "4M", "--group", "g"}).exit_code);
+  for (int round = 0; round < 3; ++round) {
+    {
+      std::ofstream f(dir_ / "data", std::ios::binary | std::ios::trunc);
+      std::string block(4096, '\0');
+      for (int i = 0; i < 1024; ++i) {
+        for (size_t k = 0; k < block.size(); ++k) {
+          block[k] = static_cast<char>((i * 131 + k * 7 + round * 17) ^ (k >> 3));
+        }
+        f << block;
+      }
+    }
+    ASSERT_EQ(0, Run({"disk", "write", "vm/d", dir_ / "data"}).exit_code);  // writes never fail
+  }
+  CliResult r = Run({"prune"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  EXPECT_NE(r.out.find("WARNING: the vault nears its size cap"), std::string::npos) << r.out;
+  r = Run({"stat", "--json"});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  nlohmann::json st = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(st["groups"][0]["retention_shrunk"].get<bool>()) << r.out;
+  EXPECT_LE(st["vault_bytes"].get<uint64_t>(), 8u << 20) << r.out;
+  r = Run({"stat"});
+  EXPECT_NE(r.out.find("WARNING: the size cap shrank"), std::string::npos) << r.out;
+  r = Run({"jobs"});
+  EXPECT_NE(r.out.find("retention-shrink"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace rpfs::testing
