@@ -120,4 +120,16 @@ CliResult RunProgram(const std::vector<std::string>& args, const std::vector<std
   return r;
 }
 
+void FillVersion(uint64_t block, uint64_t seq, char* out, size_t n) {
+  uint64_t x = block * 0x9E3779B97F4A7C15ull ^ (seq + 1) * 0xBF58476D1CE4E5B9ull;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    x += 0x9E3779B97F4A7C15ull;  // splitmix64
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    std::memcpy(out + i, &z, 8);
+  }
+}
+
 }  // namespace rpfs::testing

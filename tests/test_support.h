@@ -46,4 +46,9 @@ void FlipBit(const std::string& path, uint64_t offset, int bit);
 // Copies a directory tree (cp -a).
 void CopyTree(const std::string& from, const std::string& to);
 
+// Fills out[0, n) (n a multiple of 8) with bytes that are a function of
+// (block, seq) alone: a model of a disk keeps which seq wrote each block,
+// not the data.
+void FillVersion(uint64_t block, uint64_t seq, char* out, size_t n);
+
 }  // namespace rpfs::testing

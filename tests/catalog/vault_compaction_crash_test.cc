@@ -30,17 +30,7 @@ constexpr uint32_t kBs = 4096;
 constexpr uint64_t kBlocks = 256;  // a 1 MiB disk
 constexpr uint64_t kStepNs = 5ull * 60 * 1000000000;
 
-void Fill(uint64_t b, uint64_t s, char* out) {
-  uint64_t x = b * 0x9E3779B97F4A7C15ull ^ (s + 1) * 0xBF58476D1CE4E5B9ull;
-  for (uint32_t i = 0; i < kBs; i += 8) {
-    x += 0x9E3779B97F4A7C15ull;
-    uint64_t z = x;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    std::memcpy(out + i, &z, 8);
-  }
-}
+void Fill(uint64_t b, uint64_t s, char* out) { rpfs::testing::FillVersion(b, s, out, kBs); }
 
 // Shared with the child: whether it is inside Vault::Compact right now.
 struct Shared {
