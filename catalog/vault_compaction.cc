@@ -8,10 +8,14 @@
 // walk again for their live versions; (4) copy those records to the
 // journal's end (flag kCopy, same seq) in batches under the write lock,
 // then sync; (5) in one durable LMDB transaction under the write lock:
-// point the moved versions at their copies, drop the garbage entries,
-// list the picked segments as retired, move each group's horizon to its
+// point the moved versions at their copies, drop the picked segments'
+// garbage entries, list them as retired, move each group's horizon to its
 // window start; (6) delete the retired segment files once no reader holds
-// a location (HoldSegments).
+// a location (HoldSegments), then drop the other garbage entries in small
+// batches. Near the size cap (VaultMeta::max_size), (2) bisects for the
+// earliest cut instant that lets what is kept fit, oldest history first.
+// On a full disk the flush in (2) cannot happen: segments with nothing
+// live before the last indexed position still go, copying nothing.
 //
 // Crash safety: before (5) commits nothing refers to the copies; a replay
 // that meets them indexes the same versions at equal bytes. After (5)
