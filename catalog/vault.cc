@@ -479,6 +479,12 @@ BranchChain Vault::ChainFor(View view) const {
   return chain;
 }
 
+uint64_t Vault::CatalogFileBytes() const {
+  struct stat s;
+  if (::stat((dir_ + "/catalog/data.mdb").c_str(), &s) != 0) return 0;
+  return static_cast<uint64_t>(s.st_blocks) * 512;
+}
+
 Status Vault::Stats(VaultStats* st) {
   *st = VaultStats();
   for (uint32_t seg : journal_->Segments()) {
@@ -488,10 +494,7 @@ Status Vault::Stats(VaultStats* st) {
     }
     st->segments++;
   }
-  struct stat s;
-  if (::stat((dir_ + "/catalog/data.mdb").c_str(), &s) == 0) {
-    st->catalog_bytes = static_cast<uint64_t>(s.st_blocks) * 512;
-  }
+  st->catalog_bytes = CatalogFileBytes();
   RPFS_RETURN_IF_ERROR(catalog_->env().View([&](Txn& txn) {
     MDB_stat ms;
     RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_stat(txn.get(), catalog_->blocks_db, &ms), "stat"));

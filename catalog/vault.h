@@ -214,6 +214,7 @@ class Vault {
   // Writes in-memory index entries to LMDB (after syncing the journal).
   Status FlushIndex();
   Status Stats(VaultStats* stats);
+  uint64_t CatalogFileBytes() const;  // the LMDB file's allocated bytes
 
   Catalog& catalog() { return *catalog_; }
   journal::Journal& journal() { return *journal_; }

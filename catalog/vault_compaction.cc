@@ -126,13 +126,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
       vault_bytes += static_cast<uint64_t>(st.st_size);
     }
   }
-  uint64_t catalog_bytes = 0;
-  {
-    struct stat st;
-    if (::stat((dir_ + "/catalog/data.mdb").c_str(), &st) == 0) {
-      catalog_bytes = static_cast<uint64_t>(st.st_blocks) * 512;
-    }
-  }
+  const uint64_t catalog_bytes = CatalogFileBytes();
   vault_bytes += catalog_bytes;
 
   // Near the cap: keep less history, the oldest going first, until what

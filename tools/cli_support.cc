@@ -101,6 +101,10 @@ Status ParseDuration(std::string_view text, uint64_t* seconds) {
   Status bad = Status::InvalidArgument("bad duration '" + std::string(text) +
                                        "': expected e.g. 30s, 5m, 72h, 15d, 1h30m");
   if (text.empty()) return bad;
+  if (text == "0") {  // "never" or "none" needs no unit
+    *seconds = 0;
+    return Status::OK();
+  }
   uint64_t total = 0;
   size_t i = 0;
   while (i < text.size()) {

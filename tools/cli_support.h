@@ -50,7 +50,7 @@ int RunCli(const std::vector<std::string>& args, Context* ctx);
 // "4096", "20G", "1.5GiB", "512K": bytes. Suffixes are powers of 1024.
 Status ParseSize(std::string_view text, uint64_t* bytes);
 // "72h", "5m", "30s", "15d", "1h30m": seconds.
-Status ParseDuration(std::string_view text, uint64_t* seconds);
+Status ParseDuration(std::string_view text, uint64_t* seconds);  // "0" alone needs no unit
 std::string FormatBytes(uint64_t bytes);     // "1.5 GiB"
 std::string FormatDuration(uint64_t seconds);  // "72h", "5m"
 

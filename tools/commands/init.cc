@@ -29,7 +29,7 @@ void RegisterInit(CLI::App& app, Context* ctx) {
     Status s = ParseSize(args->block_size, &bs);
     if (s.ok()) s = ParseSize(args->segment_size, &seg);
     uint64_t max_size = 0;
-    if (s.ok() && args->max_size != "0") s = ParseSize(args->max_size, &max_size);
+    if (s.ok()) s = ParseSize(args->max_size, &max_size);
     if (!s.ok()) return ctx->Fail(s);
     if (bs > UINT32_MAX) return ctx->Fail(Status::InvalidArgument("bad block size " + args->block_size));
     std::string passphrase;

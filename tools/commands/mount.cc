@@ -27,8 +27,7 @@ void RegisterMount(CLI::App& app, Context* ctx) {
                     "Copy live data forward at most this many bytes per second (default 64M; 0 = no cap)");
   mount->callback([o, ctx, every, rate] {
     o->vault_dir = ctx->Path(o->vault_dir);
-    Status ps = *every == "0" ? Status::OK() : ParseDuration(*every, &o->compact_every_s);
-    if (*every == "0") o->compact_every_s = 0;
+    Status ps = ParseDuration(*every, &o->compact_every_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
     ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-rate: " + ps.message()));

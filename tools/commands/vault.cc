@@ -17,7 +17,7 @@ void RegisterVault(CLI::App& app, Context* ctx) {
   set->callback([max_size, ctx] {
     uint64_t bytes = 0;
     Status s;
-    if (*max_size != "0" && !(s = ParseSize(*max_size, &bytes)).ok()) {
+    if (!(s = ParseSize(*max_size, &bytes)).ok()) {
       return ctx->Fail(Status::InvalidArgument("--max-size: " + s.message()));
     }
     std::shared_ptr<catalog::Vault> v;
