@@ -11,6 +11,10 @@
 //   timeline  ms since epoch (BE u64) -> first seq written in that ms (BE u64)
 //   retired   segment number (BE u32) -> "": journal segments compaction
 //             deleted (gaps in the numbering that are not losses)
+//   links     "SOURCEVAULT/GROUP" -> JSON ReplicaLink: what replication
+//             applied here (written with the index; kLink records rule)
+//   replications  group -> JSON Replication: how far this vault's group
+//             reached its target, as last acknowledged
 //
 // The meta row records the highest seq indexed and the journal position
 // just after it, written in the same transaction as the index entries.
@@ -108,7 +112,7 @@ class Catalog {
   }
 
   MDB_dbi meta = 0, groups = 0, disks = 0, branches = 0, points = 0, jobs = 0, blocks_db = 0,
-          changes = 0, timeline = 0, retired = 0;
+          changes = 0, timeline = 0, retired = 0, links = 0, replications = 0;
 
  private:
   std::unique_ptr<Env> env_;

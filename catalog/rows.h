@@ -32,6 +32,10 @@ struct Group {
   // At the last compaction pass: stored bytes of the newest state of the
   // group's disks on every branch (what a drive must hold besides history).
   uint64_t latest_bytes = 0;
+  // A replica: the id (hex) of the vault whose group this one follows.
+  // Its disks take writes only from replication (tools/replication_target.cc)
+  // while the group is protected; test failover works as anywhere.
+  std::string replica_of;
 };
 
 struct Disk {
@@ -66,6 +70,48 @@ struct Point {
   uint32_t branch = 1;
   uint64_t time_ns = 0;
   uint64_t hold_ns = 0;  // app points: how long writes were held
+  uint64_t source_point = 0;  // a replica's point: its id in the source vault
+};
+
+// Target side of replication: what of a source vault's group is applied
+// here. Kept in the kLink record that closes each batch (the truth) and
+// in the "links" database (a copy, written with the index).
+struct ReplicaLink {
+  std::string source_vault;  // hex id
+  std::string group;
+  uint64_t applied_seq = 0;      // every source write with seq <= this is here
+  uint64_t applied_time_ns = 0;  // the source's time of that write
+  uint64_t records = 0;          // block records applied, over the link's life
+  uint64_t bytes = 0;            // their logical bytes
+  std::string chain;             // sha256 chain over them (tools/replication_wire.h)
+  // A catch-up step under way: the blocks that differ between applied_seq
+  // and step_to, sent in (disk, block) order; those before (step_disk,
+  // step_block) are here. 0: none.
+  uint64_t step_to = 0;
+  uint64_t step_time_ns = 0;
+  uint32_t step_disk = 0;
+  uint64_t step_block = 0;
+  uint64_t updated_ns = 0;
+};
+
+// Source side: where a group's replication stands, as last acknowledged.
+// A hint for resuming and for lag figures; the target's link is the truth.
+struct Replication {
+  std::string group;
+  std::string target;        // address given to replicate --to
+  std::string target_vault;  // hex id
+  uint64_t acked_seq = 0;
+  uint64_t acked_time_ns = 0;
+  // The journal position to follow the group's writes from (just after
+  // acked_seq's records); compaction leaves the segments from here on alone.
+  uint32_t follow_segment = 0;  // 0: none (a catch-up step comes first)
+  uint64_t follow_offset = 0;
+  // A catch-up under way: it brings the target to catchup_seq, then the
+  // journal is followed from catchup_segment/offset.
+  uint64_t catchup_seq = 0;
+  uint32_t catchup_segment = 0;
+  uint64_t catchup_offset = 0;
+  uint64_t updated_ns = 0;
 };
 
 // A long operation: failover, test-failover, cleanup, reprotect,
@@ -87,12 +133,19 @@ struct Job {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
                                                 app_every_s, rpo_s, freeze_hook, thaw_hook,
                                                 active_branch, state, created_ns, horizon_seq,
-                                                horizon_ns, latest_bytes)
+                                                horizon_ns, latest_bytes, replica_of)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disk, id, name, size, group, created_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Branch, id, name, parent, fork_seq, read_only,
                                                 created_ns, group, kind, deleted_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Point, id, group, seq, kind, label, branch,
-                                                time_ns, hold_ns)
+                                                time_ns, hold_ns, source_point)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ReplicaLink, source_vault, group, applied_seq,
+                                                applied_time_ns, records, bytes, chain, step_to,
+                                                step_time_ns, step_disk, step_block, updated_ns)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Replication, group, target, target_vault,
+                                                acked_seq, acked_time_ns, follow_segment,
+                                                follow_offset, catchup_seq, catchup_segment,
+                                                catchup_offset, updated_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Job, id, kind, group, state, details, start_ns,
                                                 end_ns, progress_done, progress_total, checkpoint)
 

@@ -196,6 +196,9 @@ Status Vault::LoadRows() {
   }
   for (auto& b : branches) branches_[b.id] = b;
   for (auto& p : points) points_[p.id] = p;
+  std::vector<ReplicaLink> links;
+  RPFS_RETURN_IF_ERROR(catalog_->ListRows(catalog_->links, &links));
+  for (auto& k : links) links_[k.source_vault + "/" + k.group] = k;
   return Status::OK();
 }
 
@@ -213,6 +216,7 @@ Status Vault::Recover() {
                                               meta_.indexed_seq, retired, visit, &report,
                                               &journal_));
   DropTornCallLocked();  // one still open at the journal's end
+  DropTornBatchLocked();
   if (report.dropped_bytes > 0) {
     recovery_notes_.push_back("journal: dropped a torn tail of " +
                               std::to_string(report.dropped_bytes) + " bytes at " +
@@ -288,9 +292,17 @@ Status Vault::IndexRecord(const journal::RecordHeader& h, const std::string& pay
     if (h.flags & journal::kCopy) {
       // Copies go in between write calls, never inside one.
       DropTornCallLocked();
+      DropTornBatchLocked();
       catalog_->blocks().Add(key, v);
       return Status::OK();
     }
+    if (h.flags & journal::kBatch) {
+      // A replicated batch counts once its kLink record is seen.
+      DropTornCallLocked();
+      replay_batch_.emplace_back(key, v);
+      return Status::OK();
+    }
+    DropTornBatchLocked();
     if (!replay_call_.empty() && replay_call_.back().first.seq != h.seq) DropTornCallLocked();
     replay_call_.emplace_back(key, v);
     if (h.flags & journal::kContinued) return Status::OK();
@@ -299,6 +311,8 @@ Status Vault::IndexRecord(const journal::RecordHeader& h, const std::string& pay
     return Status::OK();
   }
   DropTornCallLocked();
+  if (h.type == journal::RecordType::kLink) return IndexLinkRecord(h, payload, loc);
+  DropTornBatchLocked();
   Point p;
   Status s = Catalog::Parse(payload, &p);
   if (!s.ok()) {
@@ -326,6 +340,17 @@ void Vault::DropTornCallLocked() {
                             std::to_string(replay_call_.size()) +
                             " blocks): a crash cut it short");
   replay_call_.clear();
+}
+
+void Vault::DropTornBatchLocked() {
+  // A replicated batch without its kLink record: never acknowledged to
+  // the source, which sends it again.
+  if (replay_batch_.empty()) return;
+  recovery_notes_.push_back("journal: left out a replicated batch from seq " +
+                            std::to_string(replay_batch_.front().first.seq) + " (" +
+                            std::to_string(replay_batch_.size()) +
+                            " blocks): a crash cut it short");
+  replay_batch_.clear();
 }
 
 void Vault::NoteTimeLocked(uint64_t time_ns, uint64_t seq) {

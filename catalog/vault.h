@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "catalog/replica_batch.h"
 #include "catalog/retention_rules.h"
 #include "catalog/rows.h"
 #include "journal/block_encoder.h"
@@ -211,6 +212,48 @@ class Vault {
   Status FinishJob(Job* job, const Status& result);
   std::vector<Job> ListJobs() const;
 
+  // Replication, target side (vault_replica.cc). A replica group follows
+  // one source vault's group of the same name; its disks have the
+  // source's names and sizes.
+  // Creates the group and any missing disk, or checks that the group
+  // follows source_vault; takes the policy's retention and intervals.
+  Status SetUpReplicaGroup(const std::string& source_vault, const Group& policy,
+                           const std::vector<Disk>& disks);
+  // NotFound if nothing of (source_vault, group) was ever applied here.
+  Status GetLink(const std::string& source_vault, const std::string& group,
+                 ReplicaLink* link) const;
+  std::vector<ReplicaLink> ListLinks() const;
+  // Appends the calls (a seq each, in order) and the link state `after`
+  // as one unit (kBatch, closed by a kLink record), syncs, indexes. A
+  // crash before the sync leaves none of it. Refused unless the group is
+  // a protected replica of after.source_vault.
+  Status ApplyReplicaBatch(const std::vector<ReplicaCall>& calls, const ReplicaLink& after);
+  // A source point, made here at the current state of its group (the
+  // batch that ended at its seq was the last applied). Idempotent: a
+  // point whose source id is already here is left alone.
+  Status AddReplicaPoint(const Point& source, Point* out);
+  // The newest source point id among the group's points (0: none).
+  uint64_t NewestSourcePoint(const std::string& group) const;
+
+  // Replication, source side.
+  // Syncs the journal; *seq and *pos: the newest seq and the journal end
+  // before the sync (everything up to them is durable now).
+  Status DurableMark(uint64_t* seq, journal::JournalPos* pos);
+  Status GetReplication(const std::string& group, Replication* row) const;  // NotFound
+  std::vector<Replication> ListReplications() const;
+  Status PutReplication(const Replication& row);
+  // How far a replicated group's target is behind, from its Replication
+  // row and the change log (after flushing the index): the group's bytes
+  // written on its active branch after the acknowledged seq, and the
+  // time of the oldest of them. NotFound if the group never replicated.
+  struct ReplicationLag {
+    Replication row;
+    uint64_t bytes_behind = 0;
+    uint64_t behind_since_ns = 0;  // the oldest write not yet acknowledged (0: none)
+    uint64_t lag_ns = 0;           // now - behind_since_ns (0 when caught up)
+  };
+  Status GetReplicationLag(const std::string& group, ReplicationLag* lag);
+
   // Writes in-memory index entries to LMDB (after syncing the journal).
   Status FlushIndex();
   Status Stats(VaultStats* stats);
@@ -248,6 +291,12 @@ class Vault {
   uint64_t NextTimeLocked();
   void NoteTimeLocked(uint64_t time_ns, uint64_t seq);
   Status PutRowDurably(const std::function<Status(Txn&)>& fn);
+  // Appends a point marker for p (id, seq and time filled here unless
+  // p->time_ns is set) and syncs. write_mu_ held.
+  Status AppendPointLocked(Point* p);
+  // Replay of a kLink record: the batch before it is whole.
+  Status IndexLinkRecord(const journal::RecordHeader& h, const std::string& payload,
+                         const journal::RecordLocation& loc);
   // Expires points older than their window at `now`, or than cut_ns.
   Status ExpirePointsAt(uint64_t now, uint64_t cut_ns, std::vector<Point>* expired);
   // A compaction pass's rules with every window starting at cut_ns or
@@ -277,6 +326,12 @@ class Vault {
   // Replay: the blocks of a write call not yet seen whole (kContinued).
   std::vector<std::pair<BlockKey, BlockVersion>> replay_call_;
   void DropTornCallLocked();
+  // Replay: the records of a replicated batch whose kLink is not yet seen.
+  std::vector<std::pair<BlockKey, BlockVersion>> replay_batch_;
+  void DropTornBatchLocked();
+  // Replica links by "SOURCEVAULT/GROUP" (write_mu_); written with the index.
+  std::map<std::string, ReplicaLink> links_;
+  Status replica_failed_;  // a batch that failed half-way: no more until reopened
   // The background index flusher; its flags are guarded by write_mu_.
   std::condition_variable flush_cv_;
   bool flush_wanted_ = false;

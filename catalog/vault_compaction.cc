@@ -201,13 +201,24 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
             r->stopped = "more garbage index entries than one pass drops";
           }
         }));
+    // Replication reads the journal in order from its follow position:
+    // segments from there on stay as they are, unless the size cap bites
+    // (the follower then catches up from the block map instead).
+    uint32_t follow_pin = UINT32_MAX;
+    if (r->cap_cut_ns == 0) {
+      for (const Replication& row : ListReplications()) {
+        for (uint32_t seg : {row.follow_segment, row.catchup_segment}) {
+          if (seg != 0) follow_pin = std::min(follow_pin, seg);
+        }
+      }
+    }
     // Sealed, fully indexed segments, the emptiest first.
     std::vector<std::pair<double, uint32_t>> candidates;
     for (auto [seg, bytes] : seg_bytes) {
       const uint64_t live = seg_live[seg];
       r->live_bytes += live;
       r->garbage_bytes += bytes - std::min(bytes, live);
-      if (seg >= indexed.segment) continue;
+      if (seg >= indexed.segment || seg >= follow_pin) continue;
       const double frac = bytes > 0 ? static_cast<double>(live) / static_cast<double>(bytes) : 0;
       if (frac <= max_live) candidates.emplace_back(frac, seg);
     }

@@ -47,6 +47,12 @@ Status Vault::WritableLocked(const Disk& disk, uint32_t branch) const {
   auto g = groups_.find(disk.group);
   const uint32_t active = g == groups_.end() ? 1 : g->second.active_branch;
   if (br.read_only) return Status::ReadOnly("branch " + br.name + " is read-only");
+  if (br.id == active && g != groups_.end() && !g->second.replica_of.empty() &&
+      g->second.state == "protected") {
+    return Status::ReadOnly("disk " + disk.name + " is a replica of vault " +
+                            g->second.replica_of +
+                            ": only replication writes to it (test failover gives a writable clone)");
+  }
   if (br.id == active) return Status::OK();
   if (br.kind == "test" && br.group == disk.group) return Status::OK();
   if (!br.group.empty() && br.group != disk.group) {

@@ -12,6 +12,7 @@
 // never overlap: FlushIndexLocked (points, scans, close) first waits out
 // a background one. If the flusher falls 4x behind, or failed, the writer
 // flushes itself and hears the error.
+#include <map>
 #include <mutex>
 
 #include "catalog/vault.h"
@@ -20,9 +21,14 @@ namespace rpfs::catalog {
 namespace {
 
 // What a flush writes beside the block versions: the points and the
-// timeline entries (ms -> first seq) gathered since the last one.
+// timeline entries (ms -> first seq) gathered since the last one, and the
+// replica links as of the cut.
 Status PutPointsAndTimeline(Catalog& catalog, Txn& txn, const std::vector<Point>& points,
-                            const std::vector<std::pair<uint64_t, uint64_t>>& timeline) {
+                            const std::vector<std::pair<uint64_t, uint64_t>>& timeline,
+                            const std::map<std::string, ReplicaLink>& links) {
+  for (const auto& [key, link] : links) {
+    RPFS_RETURN_IF_ERROR(catalog.PutRow(txn, catalog.links, key, link));
+  }
   for (const Point& p : points) {
     RPFS_RETURN_IF_ERROR(catalog.PutRow(txn, catalog.points, BigEndianKey64(p.id), p));
   }
@@ -52,7 +58,8 @@ Status Vault::FlushIndexLocked() {
   m.indexed_seq = last_seq_;
   m.indexed_pos = journal_->end();
   RPFS_RETURN_IF_ERROR(catalog_->blocks().Flush([&](Txn& txn) {
-    RPFS_RETURN_IF_ERROR(PutPointsAndTimeline(*catalog_, txn, pending_points_, pending_timeline_));
+    RPFS_RETURN_IF_ERROR(
+        PutPointsAndTimeline(*catalog_, txn, pending_points_, pending_timeline_, links_));
     return catalog_->PutMeta(txn, m);
   }));
   meta_ = m;
@@ -117,6 +124,7 @@ Status Vault::FlushIndexInBackground(std::unique_lock<std::mutex>& l) {
   const journal::JournalPos pos = journal_->end();
   std::vector<Point> points;
   points.swap(pending_points_);
+  const std::map<std::string, ReplicaLink> links = links_;
   flushing_timeline_.swap(pending_timeline_);
   catalog_->blocks().BeginFlush();
   l.unlock();
@@ -124,7 +132,7 @@ Status Vault::FlushIndexInBackground(std::unique_lock<std::mutex>& l) {
   Status s = journal_->Sync();
   if (s.ok()) {
     s = catalog_->blocks().CommitFlush([&](Txn& txn) {
-      RPFS_RETURN_IF_ERROR(PutPointsAndTimeline(*catalog_, txn, points, flushing_timeline_));
+      RPFS_RETURN_IF_ERROR(PutPointsAndTimeline(*catalog_, txn, points, flushing_timeline_, links));
       // Only the indexed position: the other fields may have changed
       // since the cut, and whoever changed them wrote them.
       VaultMeta m;

@@ -25,31 +25,16 @@ Status Vault::CreatePoint(const std::string& group, const std::string& kind,
       std::shared_lock<std::shared_mutex> rl(rows_mu_);
       auto g = groups_.find(group);
       if (g == groups_.end()) return Status::NotFound("unknown group '" + group + "'");
+      if (!g->second.replica_of.empty() && g->second.state == "protected") {
+        return Status::ReadOnly("group " + group + " is a replica of vault " +
+                                g->second.replica_of + ": its points come from there");
+      }
       p.branch = g->second.active_branch;
     }
-    p.id = meta_.next_point_id;
     p.group = group;
     p.kind = kind;
     p.label = label;
-    p.seq = last_seq_ + 1;
-    p.time_ns = NextTimeLocked();
-    std::string payload = nlohmann::json(p).dump();
-    journal::RecordHeader h;
-    h.type = journal::RecordType::kPoint;
-    h.payload_len = static_cast<uint32_t>(payload.size());
-    h.length = h.payload_len;
-    h.seq = p.seq;
-    h.time_ns = p.time_ns;
-    h.branch = p.branch;
-    h.offset = p.id;
-    journal::RecordLocation loc;
-    RPFS_RETURN_IF_ERROR(journal_->Append(h, payload.data(), &loc));
-    last_seq_ = p.seq;
-    NoteTimeLocked(p.time_ns, p.seq);
-    meta_.next_point_id = p.id + 1;
-    // A point is only worth its name once every write before it is
-    // durable; writes wait on the lock until then.
-    RPFS_RETURN_IF_ERROR(journal_->Sync());
+    RPFS_RETURN_IF_ERROR(AppendPointLocked(&p));
     p.hold_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now() - held_from)
                                           .count());
@@ -58,6 +43,31 @@ Status Vault::CreatePoint(const std::string& group, const std::string& kind,
   RPFS_RETURN_IF_ERROR(FlushIndex());
   if (point) *point = p;
   return Status::OK();
+}
+
+Status Vault::AppendPointLocked(Point* p) {
+  p->id = meta_.next_point_id;
+  p->seq = last_seq_ + 1;
+  // A replica's point keeps its source's time (never earlier than the last record's).
+  p->time_ns = p->time_ns == 0 ? NextTimeLocked() : std::max(p->time_ns, last_time_ns_);
+  last_time_ns_ = p->time_ns;
+  std::string payload = nlohmann::json(*p).dump();
+  journal::RecordHeader h;
+  h.type = journal::RecordType::kPoint;
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  h.length = h.payload_len;
+  h.seq = p->seq;
+  h.time_ns = p->time_ns;
+  h.branch = p->branch;
+  h.offset = p->id;
+  journal::RecordLocation loc;
+  RPFS_RETURN_IF_ERROR(journal_->Append(h, payload.data(), &loc));
+  last_seq_ = p->seq;
+  NoteTimeLocked(p->time_ns, p->seq);
+  meta_.next_point_id = p->id + 1;
+  // A point is only worth its name once every write before it is
+  // durable; writes wait on the lock until then.
+  return journal_->Sync();
 }
 
 std::vector<Point> Vault::ListPoints(const std::string& group) const {

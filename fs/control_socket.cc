@@ -1,5 +1,6 @@
 #include "fs/control_socket.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -127,7 +128,20 @@ void ControlServer::Serve(int fd) {
         if (a.is_string()) req.args.push_back(a.get<std::string>());
       }
       req.cwd = j.value("cwd", std::string("/"));
-      resp = handler_(req);
+      std::mutex write_mu;
+      ControlStream stream;
+      stream.write = [&](const std::string& out, const std::string& err) {
+        nlohmann::json part = {{"out", out}, {"err", err}};
+        std::lock_guard<std::mutex> l(write_mu);
+        WriteFrame(fd, part.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      };
+      stream.cancelled = [&]() {
+        if (stopping_) return true;
+        pollfd p{fd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&p, 1, 0) != 1) return false;
+        return (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+      };
+      resp = handler_(req, stream);
     } else {
       resp.exit_code = 1;
       resp.err = "rpfs: malformed control request\n";
@@ -138,8 +152,9 @@ void ControlServer::Serve(int fd) {
   ::close(fd);
 }
 
-Status SendControlRequest(const std::string& path, const ControlRequest& request,
-                          ControlResponse* response) {
+Status SendControlRequest(
+    const std::string& path, const ControlRequest& request, ControlResponse* response,
+    const std::function<void(const std::string& out, const std::string& err)>& on_output) {
   sockaddr_un addr;
   if (!UnixAddress(path, &addr)) return Status::InvalidArgument("control socket path too long: " + path);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -152,15 +167,27 @@ Status SendControlRequest(const std::string& path, const ControlRequest& request
   }
   nlohmann::json j = {{"args", request.args}, {"cwd", request.cwd}};
   std::string body;
-  bool ok = WriteFrame(fd, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) &&
-            ReadFrame(fd, &body);
+  bool ok = WriteFrame(fd, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::string out, err;
+  nlohmann::json r;
+  while (ok && (ok = ReadFrame(fd, &body))) {
+    r = nlohmann::json::parse(body, nullptr, false);
+    if (r.is_discarded() || !r.is_object()) break;
+    if (r.contains("exit")) break;
+    const std::string o = r.value("out", std::string()), e = r.value("err", std::string());
+    if (on_output) {
+      on_output(o, e);
+    } else {
+      out += o;
+      err += e;
+    }
+  }
   ::close(fd);
   if (!ok) return Status::IOError("the mount daemon closed the control connection on " + path);
-  nlohmann::json r = nlohmann::json::parse(body, nullptr, false);
   if (r.is_discarded() || !r.is_object()) return Status::Internal("malformed control response");
   response->exit_code = r.value("exit", 3);
-  response->out = r.value("out", std::string());
-  response->err = r.value("err", std::string());
+  response->out = out + r.value("out", std::string());
+  response->err = err + r.value("err", std::string());
   return Status::OK();
 }
 

@@ -3,8 +3,11 @@
 // command line here and the daemon runs it against its open vault.
 //
 // Wire format, both ways: a 4-byte little-endian length, then that many
-// bytes of JSON. Request {"args": [...], "cwd": "/dir"}; response
-// {"exit": N, "out": "...", "err": "..."}. One request per connection.
+// bytes of JSON. Request {"args": [...], "cwd": "/dir"}; then any number of
+// partial output frames {"out": "...", "err": "..."} (long commands such
+// as replicate and serve print as they go), and last the response
+// {"exit": N, "out": "...", "err": "..."}. One request per connection; a
+// client that goes away cancels its command (ControlStream::cancelled).
 #pragma once
 
 #include <atomic>
@@ -29,7 +32,13 @@ struct ControlResponse {
   std::string err;
 };
 
-using ControlHandler = std::function<ControlResponse(const ControlRequest&)>;
+// What a running command has of its client.
+struct ControlStream {
+  std::function<void(const std::string& out, const std::string& err)> write;  // partial output
+  std::function<bool()> cancelled;  // the client hung up, or the daemon is stopping
+};
+
+using ControlHandler = std::function<ControlResponse(const ControlRequest&, const ControlStream&)>;
 
 std::string ControlSocketPath(const std::string& vault_dir);
 
@@ -53,8 +62,10 @@ class ControlServer {
   std::vector<std::thread> workers_;
 };
 
-// Client side. NotFound if nothing listens at path.
-Status SendControlRequest(const std::string& path, const ControlRequest& request,
-                          ControlResponse* response);
+// Client side. NotFound if nothing listens at path. Partial output goes
+// to on_output as it comes (when set; else into the response).
+Status SendControlRequest(
+    const std::string& path, const ControlRequest& request, ControlResponse* response,
+    const std::function<void(const std::string& out, const std::string& err)>& on_output = nullptr);
 
 }  // namespace rpfs::fs

@@ -60,7 +60,9 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
     std::shared_ptr<catalog::Vault> vault = state->vault;
     auto handler = o.control;
     s = control.Start(ControlSocketPath(o.vault_dir),
-                      [vault, handler](const ControlRequest& r) { return handler(vault, r); });
+                      [vault, handler](const ControlRequest& r, const ControlStream& st) {
+                        return handler(vault, r, st);
+                      });
     if (!s.ok()) {
       fuse_session_unmount(se);
       fuse_remove_signal_handlers(se);

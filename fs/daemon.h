@@ -25,7 +25,9 @@ struct MountOptions {
   catalog::CompactOptions compact;
   // Runs a forwarded CLI command against the daemon's vault (tools/ sets
   // it; fs/ does not know the CLI).
-  std::function<ControlResponse(std::shared_ptr<catalog::Vault>, const ControlRequest&)> control;
+  std::function<ControlResponse(std::shared_ptr<catalog::Vault>, const ControlRequest&,
+                                const ControlStream&)>
+      control;
 };
 
 // Runs until unmount/SIGTERM. Without `foreground` it forks: the parent

@@ -76,7 +76,8 @@ bool DecodeRecordHeader(const uint8_t in[kRecordHeaderSize], RecordHeader* h,
                         std::string* why) {
   uint8_t type = in[4];
   if (type != static_cast<uint8_t>(RecordType::kWrite) &&
-      type != static_cast<uint8_t>(RecordType::kPoint)) {
+      type != static_cast<uint8_t>(RecordType::kPoint) &&
+      type != static_cast<uint8_t>(RecordType::kLink)) {
     *why = "unknown record type " + std::to_string(type);
     return false;
   }

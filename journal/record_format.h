@@ -36,6 +36,14 @@
 // Zero blocks carry flag kZero and no payload. A kPoint record carries a
 // recovery point's JSON row (disk = 0, offset = point id).
 //
+// Replication (tools/replication_target.cc) applies a batch of another
+// vault's write calls as one unit: each call gets a seq of its own here,
+// every record of the batch carries kBatch, and a kLink record (the
+// replication link's state as JSON: which source seq is applied; disk = 0,
+// seq = the batch's last) closes it. Recovery indexes a batch only once
+// its kLink record is there, so a batch a crash cut short leaves nothing
+// behind and the link state always says exactly what was applied.
+//
 // Compaction copies the live records of old segments to the journal's end
 // with flag kCopy added and every other field kept: a copy's seq and time
 // are its original's, older than the records around it. So seqs rise
@@ -65,6 +73,7 @@ constexpr uint32_t kMaxPayload = 4u << 20;
 enum class RecordType : uint8_t {
   kWrite = 1,  // one block of a disk on a branch
   kPoint = 2,  // a recovery point marker
+  kLink = 3,   // closes a replicated batch: the link's state (JSON)
 };
 
 enum RecordFlags : uint8_t {
@@ -72,6 +81,7 @@ enum RecordFlags : uint8_t {
   kZero = 2,  // the block is all zeros; no payload
   kCopy = 4,  // written by compaction: seq and time are the original's
   kContinued = 8,  // more blocks of the same write call follow
+  kBatch = 32,     // part of a replicated batch that a kLink record closes
 };
 
 struct VaultId {

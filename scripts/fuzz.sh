@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of the image readers with clang
+# Builds the libFuzzer targets of the image readers and of the
+# replication wire protocol's frame parser with clang
 # (tests/fuzz/) and runs each for a bounded time on a seed corpus: the
 # tiny hand-made seeds in tests/fuzz/seeds/ plus images qemu-img makes
 # here. A crash, a sanitizer report or a broken reader promise fails the
@@ -27,9 +28,10 @@ cmake --build "$build" -j "${RPFS_JOBS:-2}" >/dev/null
 # extents with data, zero grains and holes. Small capacities keep them short.
 seeds="$build/seeds"
 rm -rf "$seeds"
-mkdir -p "$seeds/descriptor" "$seeds/sparse"
+mkdir -p "$seeds/descriptor" "$seeds/sparse" "$seeds/wire"
 cp tests/fuzz/seeds/descriptor/* "$seeds/descriptor/"
 cp tests/fuzz/seeds/sparse/* "$seeds/sparse/"
+cp tests/fuzz/seeds/wire/* "$seeds/wire/"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 q() { qemu-img "$@" >/dev/null; }
@@ -50,9 +52,10 @@ dd if="$tmp/ms.vmdk" of="$seeds/descriptor/embedded.txt" bs=512 skip=1 count=20 
 
 # New inputs the fuzzers find accumulate in $build/corpus across runs.
 status=0
-for target in descriptor_fuzz image_reader_fuzz; do
+for target in descriptor_fuzz image_reader_fuzz wire_frame_fuzz; do
   kind=${target%_fuzz}
   [ "$kind" = image_reader ] && kind=sparse
+  [ "$kind" = wire_frame ] && kind=wire
   corpus="$build/corpus/$kind"
   mkdir -p "$corpus"
   log="$build/$target.log"

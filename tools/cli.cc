@@ -29,6 +29,8 @@ int RunCli(const std::vector<std::string>& args, Context* ctx) {
   RegisterJobs(app, ctx);
   RegisterPrune(app, ctx);
   RegisterVault(app, ctx);
+  RegisterServe(app, ctx);
+  RegisterReplicate(app, ctx);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them so
   try {
     app.parse(reversed);

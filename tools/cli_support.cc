@@ -1,7 +1,9 @@
 #include "tools/cli_support.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <algorithm>
 #include <cctype>
 #include <cstdarg>
@@ -167,5 +169,20 @@ void Progress::Update(uint64_t done, uint64_t total) {
   std::fprintf(stderr, "\r%s [%-20s] %3d%%", label_.c_str(), std::string(bars, '#').c_str(), pct);
   std::fflush(stderr);
 }
+
+namespace {
+std::atomic<bool> stop_requested{false};
+void NoteStop(int) { stop_requested = true; }
+}  // namespace
+
+void CatchStopSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = NoteStop;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool StopRequested() { return stop_requested; }
 
 }  // namespace rpfs::tools

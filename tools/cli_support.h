@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -31,6 +32,9 @@ struct Context {
   std::ostream* err_stream = &std::cerr;
   std::string cwd;  // relative paths are taken from here when set
   std::shared_ptr<catalog::Vault> vault;  // already open (in the daemon)
+  // Long commands poll it: true once the user wants them to stop (a
+  // signal here, the client gone in the daemon). Unset: StopRequested().
+  std::function<bool()> cancelled;
 
   std::ostream& out() { return *out_stream; }
   std::ostream& err() { return *err_stream; }
@@ -43,6 +47,11 @@ struct Context {
   Status OpenVault(std::shared_ptr<catalog::Vault>* out);
   std::string VaultDir() const;
 };
+
+// SIGINT/SIGTERM handlers that only note the request (for commands that
+// run until stopped), and whether one came.
+void CatchStopSignals();
+bool StopRequested();
 
 // Parses args (without argv[0]) and runs the command; returns the exit code.
 int RunCli(const std::vector<std::string>& args, Context* ctx);

@@ -3,6 +3,7 @@
 #include <sys/file.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -47,8 +48,17 @@ bool ForwardIfMounted(const std::vector<std::string>& args, int* exit_code) {
   char cwd[4096];
   req.cwd = ::getcwd(cwd, sizeof cwd) != nullptr ? cwd : "/";
   rpfs::fs::ControlResponse resp;
-  if (!rpfs::fs::SendControlRequest(rpfs::fs::ControlSocketPath(vault), req, &resp).ok()) {
-    return false;  // no daemon there: the command reports the lock itself
+  auto print = [](const std::string& out, const std::string& err) {
+    std::cout << out << std::flush;
+    std::cerr << err << std::flush;
+  };
+  rpfs::Status s = rpfs::fs::SendControlRequest(rpfs::fs::ControlSocketPath(vault), req, &resp, print);
+  if (s.IsNotFound()) return false;  // no daemon there: the command reports the lock itself
+  if (!s.ok()) {
+    // The daemon took the command and went away (killed?): its outcome is unknown.
+    std::cerr << "rpfs: " << s.message() << std::endl;
+    *exit_code = 3;
+    return true;
   }
   std::cout << resp.out << std::flush;
   std::cerr << resp.err << std::flush;
@@ -72,6 +82,9 @@ static void KeepFreedMemory() {
 
 int main(int argc, char** argv) {
   KeepFreedMemory();
+  // A peer that hangs up (replication over TCP, a killed control client)
+  // must be an error on the write, not the end of this process.
+  ::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   int code;
   if (ForwardIfMounted(args, &code)) return code;

@@ -75,23 +75,44 @@ Status HashPassphrase(const std::string& passphrase, std::string* encoded) {
 }
 
 bool CheckPassphrase(const std::string& passphrase, const std::string& encoded) {
+  PassphraseHash h;
+  if (!ParsePassphraseHash(encoded, &h).ok()) return false;
+  std::vector<unsigned char> got(h.hash.size());
+  if (!rpfs::tools::Scrypt(passphrase, h.salt, h.n, h.r, h.p, got.data(), got.size()).ok()) {
+    return false;
+  }
+  return CRYPTO_memcmp(got.data(), h.hash.data(), h.hash.size()) == 0;
+}
+
+Status ParsePassphraseHash(const std::string& encoded, PassphraseHash* out) {
   std::vector<std::string> parts;
   std::stringstream ss(encoded);
   std::string part;
   while (std::getline(ss, part, '$')) parts.push_back(part);
-  if (parts.size() != 6 || parts[0] != "scrypt") return false;
-  std::vector<unsigned char> salt, want;
+  const Status bad = Status::Corruption("catalog: malformed passphrase hash");
+  if (parts.size() != 6 || parts[0] != "scrypt") return bad;
   try {
-    if (!Unhex(parts[4], &salt) || !Unhex(parts[5], &want)) return false;
-    std::vector<unsigned char> got(want.size());
-    if (!Scrypt(passphrase, salt.data(), salt.size(), std::stoull(parts[1]), std::stoull(parts[2]),
-                std::stoull(parts[3]), got.data(), got.size())) {
-      return false;
-    }
-    return CRYPTO_memcmp(got.data(), want.data(), want.size()) == 0;
+    if (!Unhex(parts[4], &out->salt) || !Unhex(parts[5], &out->hash)) return bad;
+    out->n = std::stoull(parts[1]);
+    out->r = std::stoull(parts[2]);
+    out->p = std::stoull(parts[3]);
   } catch (const std::exception&) {
-    return false;
+    return bad;
   }
+  if (out->hash.empty() || out->salt.empty()) return bad;
+  return Status::OK();
+}
+
+Status Scrypt(const std::string& passphrase, const std::vector<unsigned char>& salt, uint64_t n,
+              uint64_t r, uint64_t p, unsigned char* out, size_t out_len) {
+  if (n < 2 || n > (1u << 20) || (n & (n - 1)) != 0 || r == 0 || p == 0 || r * p > 64) {
+    return Status::InvalidArgument("scrypt costs out of range (N=" + std::to_string(n) +
+                                   ", r=" + std::to_string(r) + ", p=" + std::to_string(p) + ")");
+  }
+  if (!Scrypt(passphrase, salt.data(), salt.size(), n, r, p, out, out_len)) {
+    return Status::Internal("scrypt failed");
+  }
+  return Status::OK();
 }
 
 }  // namespace rpfs::tools

@@ -2,7 +2,9 @@
 // catalog only as a salted scrypt hash that cannot be read back.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "journal/status.h"
 
@@ -15,5 +17,16 @@ Status ReadPassphraseFile(const std::string& path, std::string* passphrase);
 Status HashPassphrase(const std::string& passphrase, std::string* encoded);
 // True if passphrase matches an encoded hash.
 bool CheckPassphrase(const std::string& passphrase, const std::string& encoded);
+
+// The parts of an encoded hash (what pairing needs).
+struct PassphraseHash {
+  uint64_t n = 0, r = 0, p = 0;
+  std::vector<unsigned char> salt, hash;
+};
+Status ParsePassphraseHash(const std::string& encoded, PassphraseHash* out);
+// scrypt(passphrase, salt) with the given costs into out[0, out_len).
+// Costs a hostile peer could inflate are refused (n > 2^20, r*p > 64).
+Status Scrypt(const std::string& passphrase, const std::vector<unsigned char>& salt, uint64_t n,
+              uint64_t r, uint64_t p, unsigned char* out, size_t out_len);
 
 }  // namespace rpfs::tools

@@ -23,5 +23,7 @@ void RegisterDiff(CLI::App& app, Context* ctx);
 void RegisterJobs(CLI::App& app, Context* ctx);
 void RegisterPrune(CLI::App& app, Context* ctx);
 void RegisterVault(CLI::App& app, Context* ctx);
+void RegisterServe(CLI::App& app, Context* ctx);      // replication target
+void RegisterReplicate(CLI::App& app, Context* ctx);  // replication source
 
 }  // namespace rpfs::tools

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/commands/commands.h"
+#include "tools/replication_status.h"
 
 namespace rpfs::tools {
 
@@ -86,19 +87,28 @@ void RegisterGroup(CLI::App& app, Context* ctx) {
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     auto groups = v->ListGroups();
+    nlohmann::json rows = nlohmann::json::array();
+    for (auto& g : groups) {
+      nlohmann::json row = g, repl;
+      if (!(s = ReplicationStatusJson(*v, g, &repl)).ok()) return ctx->Fail(s);
+      if (!repl.is_null()) row["replication"] = repl;
+      rows.push_back(row);
+    }
     if (*json) {
-      ctx->out() << nlohmann::json(groups).dump(2) << "\n";
+      ctx->out() << rows.dump(2) << "\n";
       return;
     }
-    ctx->Printf("%-16s %-10s %-10s %-10s %-8s %-6s %s\n", "GROUP", "STATE", "RETENTION", "CRASH", "APP",
-                "RPO", "DISKS");
+    ctx->Printf("%-16s %-10s %-10s %-10s %-8s %-6s %-5s %s\n", "GROUP", "STATE", "RETENTION", "CRASH", "APP",
+                "RPO", "DISKS", "REPLICATION");
     auto disks = v->ListDisks();
-    for (auto& g : groups) {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      const auto& g = groups[i];
       int n = 0;
       for (auto& d : disks) n += d.group == g.name;
-      ctx->Printf("%-16s %-10s %-10s %-10s %-8s %-6s %d\n", g.name.c_str(), g.state.c_str(),
+      const std::string repl = rows[i].contains("replication") ? ReplicationStatusLine(rows[i]["replication"]) : "-";
+      ctx->Printf("%-16s %-10s %-10s %-10s %-8s %-6s %-5d %s\n", g.name.c_str(), g.state.c_str(),
                   FormatDuration(g.retention_s).c_str(), FormatDuration(g.crash_every_s).c_str(),
-                  FormatDuration(g.app_every_s).c_str(), FormatDuration(g.rpo_s).c_str(), n);
+                  FormatDuration(g.app_every_s).c_str(), FormatDuration(g.rpo_s).c_str(), n, repl.c_str());
     }
   });
 }

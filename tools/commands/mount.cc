@@ -11,6 +11,31 @@
 
 namespace rpfs::tools {
 
+namespace {
+
+// A stream buffer that hands its text to `sink` at every flush.
+class StreamedOutput : public std::stringbuf {
+ public:
+  explicit StreamedOutput(std::function<void(const std::string&)> sink) : sink_(std::move(sink)) {}
+  std::string Take() {
+    std::string s = str();
+    str("");
+    return s;
+  }
+
+ protected:
+  int sync() override {
+    std::string s = Take();
+    if (!s.empty()) sink_(s);
+    return 0;
+  }
+
+ private:
+  std::function<void(const std::string&)> sink_;
+};
+
+}  // namespace
+
 void RegisterMount(CLI::App& app, Context* ctx) {
   auto o = std::make_shared<fs::MountOptions>();
   CLI::App* mount = app.add_subcommand(
@@ -31,17 +56,23 @@ void RegisterMount(CLI::App& app, Context* ctx) {
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
     ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-rate: " + ps.message()));
-    o->control = [](std::shared_ptr<catalog::Vault> vault, const fs::ControlRequest& req) {
+    o->control = [](std::shared_ptr<catalog::Vault> vault, const fs::ControlRequest& req,
+                    const fs::ControlStream& stream) {
+      // Output goes to the client at every flush (std::endl), so long
+      // commands (replicate, serve) report as they go.
+      StreamedOutput out([&](const std::string& text) { stream.write(text, ""); });
+      StreamedOutput err([&](const std::string& text) { stream.write("", text); });
+      std::ostream out_stream(&out), err_stream(&err);
       fs::ControlResponse resp;
-      std::ostringstream out, err;
       Context c;
       c.vault = std::move(vault);
       c.cwd = req.cwd;
-      c.out_stream = &out;
-      c.err_stream = &err;
+      c.out_stream = &out_stream;
+      c.err_stream = &err_stream;
+      c.cancelled = stream.cancelled;
       resp.exit_code = RunCli(req.args, &c);
-      resp.out = out.str();
-      resp.err = err.str();
+      resp.out = out.Take();
+      resp.err = err.Take();
       return resp;
     };
     Status s = fs::RunMount(*o);

@@ -7,6 +7,7 @@
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
 #include "tools/failback_plan.h"
+#include "tools/replication_status.h"
 
 namespace rpfs::tools {
 
@@ -80,6 +81,9 @@ void RegisterStat(CLI::App& app, Context* ctx) {
         row["failback_journal_bytes"] = p.journal_bytes;
         row["needed_bytes"] = row["needed_bytes"].get<uint64_t>() + p.bytes;
       }
+      nlohmann::json repl;
+      if (!(s = ReplicationStatusJson(*v, g, &repl)).ok()) return ctx->Fail(s);
+      if (!repl.is_null()) row["replication"] = repl;
       groups.push_back(row);
     }
     j["groups"] = groups;
@@ -120,6 +124,7 @@ void RegisterStat(CLI::App& app, Context* ctx) {
         ctx->out() << "  WARNING: the size cap shrank this group's retention (history before "
                    << g["oldest_reachable"].get<std::string>() << " was reclaimed)\n";
       }
+      if (g.contains("replication")) ctx->out() << "  " << ReplicationStatusLine(g["replication"]) << "\n";
       if (g.contains("failback_pending_bytes")) {
         ctx->out() << "  failback pending: " << FormatBytes(g["failback_pending_bytes"].get<uint64_t>())
                    << " to send; the journal keeps "
