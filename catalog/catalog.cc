@@ -69,10 +69,35 @@ Status Catalog::LoadMeta(const Txn& txn, VaultMeta* m) const {
     m->compacted_ns = j.value("compacted_ns", uint64_t{0});
     m->reclaimed_bytes = j.value("reclaimed_bytes", uint64_t{0});
     m->max_size = j.value("max_size", uint64_t{0});
+    m->data_key = j.value("data_key", "");
+    m->seal_epoch = j.value("seal_epoch", uint32_t{0});
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("catalog: malformed vault meta: ") + e.what());
   }
   return Status::OK();
+}
+
+Status Catalog::PeekMeta(const std::string& dir, VaultMeta* m) {
+  MDB_env* env;
+  RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_env_create(&env), "create env"));
+  struct Closer {
+    MDB_env* env;
+    MDB_txn* txn = nullptr;
+    ~Closer() {
+      if (txn != nullptr) mdb_txn_abort(txn);
+      mdb_env_close(env);
+    }
+  } closer{env};
+  RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_env_set_maxdbs(env, 16), "set maxdbs"));
+  RPFS_RETURN_IF_ERROR(
+      LmdbStatus(mdb_env_open(env, dir.c_str(), MDB_RDONLY | MDB_NOTLS, 0644), "open " + dir));
+  RPFS_RETURN_IF_ERROR(
+      LmdbStatus(mdb_txn_begin(env, nullptr, MDB_RDONLY, &closer.txn), "begin read"));
+  MDB_dbi dbi;
+  RPFS_RETURN_IF_ERROR(LmdbStatus(mdb_dbi_open(closer.txn, "meta", 0, &dbi), "open database meta"));
+  Catalog reader;  // LoadMeta needs the meta handle only
+  reader.meta = dbi;
+  return reader.LoadMeta(Txn(closer.txn), m);
 }
 
 Status Catalog::PutMeta(Txn& txn, const VaultMeta& m) {
@@ -90,6 +115,8 @@ Status Catalog::PutMeta(Txn& txn, const VaultMeta& m) {
                       {"next_point_id", m.next_point_id},
                       {"next_job_id", m.next_job_id},
                       {"passphrase_hash", m.passphrase_hash},
+                      {"data_key", m.data_key},
+                      {"seal_epoch", m.seal_epoch},
                       {"live_bytes", m.live_bytes},
                       {"garbage_bytes", m.garbage_bytes},
                       {"compacted_ns", m.compacted_ns},

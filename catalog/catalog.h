@@ -47,6 +47,11 @@ struct VaultMeta {
   uint64_t next_point_id = 1;
   uint64_t next_job_id = 1;
   std::string passphrase_hash;  // scrypt, see tools/commands/init.cc
+  // Encrypted vaults: the data key wrapped under the passphrase
+  // (journal/data_key.h; "": not encrypted), and the seal epoch, bumped
+  // at every open before any append (journal/payload_sealer.h).
+  std::string data_key;
+  uint32_t seal_epoch = 0;
   // What the last compaction pass found (catalog/vault_compaction.cc).
   uint64_t live_bytes = 0;     // journal bytes some view still needs
   uint64_t garbage_bytes = 0;  // journal bytes nothing needs
@@ -73,6 +78,10 @@ class Catalog {
   Status LoadMeta(const Txn& txn, VaultMeta* meta) const;
   Status PutMeta(Txn& txn, const VaultMeta& meta);
   Status ListRetired(std::vector<uint32_t>* segments) const;
+  // Reads the meta of the vault catalog at dir without opening it for
+  // writing and without its lock (read-only LMDB, closed on return): for
+  // a look before a fork, e.g. whether the vault is encrypted.
+  static Status PeekMeta(const std::string& dir, VaultMeta* meta);
 
   template <class Row>
   Status PutRow(Txn& txn, MDB_dbi dbi, std::string_view key, const Row& row) {

@@ -32,10 +32,13 @@ struct Group {
   // At the last compaction pass: stored bytes of the newest state of the
   // group's disks on every branch (what a drive must hold besides history).
   uint64_t latest_bytes = 0;
-  // A replica: the id (hex) of the vault whose group this one follows.
-  // Its disks take writes only from replication (tools/replication_target.cc)
-  // while the group is protected; test failover works as anywhere.
+  // A replica: the id (hex) of the vault whose group this one follows,
+  // and the branch replication writes to (1 here; after a failover was
+  // replicated back, the branch it came back on). That branch takes writes
+  // only from replication (tools/replication_target.cc) while it is the
+  // active one; test failover works as anywhere.
   std::string replica_of;
+  uint32_t replica_branch = 0;
 };
 
 struct Disk {
@@ -59,6 +62,9 @@ struct Branch {
   std::string group;             // "" for branch 1 (every group's first primary)
   std::string kind = "primary";  // primary, test, failover
   uint64_t deleted_ns = 0;       // cleaned up: hidden, its data garbage
+  // A replica's failover branch: the seq of the source vault its fork
+  // stands for (0: unknown), what replicating it back starts from.
+  uint64_t source_seq = 0;
 };
 
 struct Point {
@@ -71,6 +77,7 @@ struct Point {
   uint64_t time_ns = 0;
   uint64_t hold_ns = 0;  // app points: how long writes were held
   uint64_t source_point = 0;  // a replica's point: its id in the source vault
+  uint64_t source_seq = 0;    // and its seq there
 };
 
 // Target side of replication: what of a source vault's group is applied
@@ -80,6 +87,7 @@ struct ReplicaLink {
   std::string source_vault;  // hex id
   std::string group;
   uint64_t applied_seq = 0;      // every source write with seq <= this is here
+  uint64_t applied_local_seq = 0;  // this vault's seq once the batch that got there was in
   uint64_t applied_time_ns = 0;  // the source's time of that write
   uint64_t records = 0;          // block records applied, over the link's life
   uint64_t bytes = 0;            // their logical bytes
@@ -133,14 +141,15 @@ struct Job {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
                                                 app_every_s, rpo_s, freeze_hook, thaw_hook,
                                                 active_branch, state, created_ns, horizon_seq,
-                                                horizon_ns, latest_bytes, replica_of)
+                                                horizon_ns, latest_bytes, replica_of,
+                                                replica_branch)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Disk, id, name, size, group, created_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Branch, id, name, parent, fork_seq, read_only,
-                                                created_ns, group, kind, deleted_ns)
+                                                created_ns, group, kind, deleted_ns, source_seq)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Point, id, group, seq, kind, label, branch,
-                                                time_ns, hold_ns, source_point)
+                                                time_ns, hold_ns, source_point, source_seq)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ReplicaLink, source_vault, group, applied_seq,
-                                                applied_time_ns, records, bytes, chain, step_to,
+                                                applied_local_seq, applied_time_ns, records, bytes, chain, step_to,
                                                 step_time_ns, step_disk, step_block, updated_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Replication, group, target, target_vault,
                                                 acked_seq, acked_time_ns, follow_segment,

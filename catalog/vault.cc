@@ -100,6 +100,9 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
   if (options.max_segment_bytes < (1u << 20) || options.max_segment_bytes > (1ull << 30)) {
     return Status::InvalidArgument("bad segment size: 1 MiB to 1 GiB");
   }
+  if (options.encrypt && options.passphrase.empty()) {
+    return Status::InvalidArgument("an encrypted vault needs a passphrase");
+  }
   Status err;
   if (!IsDirEmptyOrMissing(dir, &err)) return err;
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
@@ -116,9 +119,16 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
   m.created_ns = v->clock_();
   m.passphrase_hash = options.passphrase_hash;
   m.max_size = options.max_size;
+  if (options.encrypt) {
+    RPFS_RETURN_IF_ERROR(journal::NewDataKey(&v->data_key_));
+    RPFS_RETURN_IF_ERROR(journal::WrapDataKey(v->data_key_, options.passphrase, &m.data_key));
+    m.seal_epoch = 1;  // durable with the meta below, before any append
+    v->sealer_ = std::make_shared<journal::PayloadSealer>(v->data_key_.bytes, m.seal_epoch);
+  }
   v->encoder_ = std::make_unique<journal::BlockEncoder>(m.compression_level);
   journal::JournalOptions jo;
   jo.max_segment_bytes = m.max_segment_bytes;
+  jo.sealer = v->sealer_;
   RPFS_RETURN_IF_ERROR(journal::Journal::Create(dir + "/journal", m.id, jo, &v->journal_));
   m.indexed_pos = v->journal_->end();
   RPFS_RETURN_IF_ERROR(Catalog::Open(dir + "/catalog", open_options.initial_map_size, &v->catalog_));
@@ -150,6 +160,7 @@ Status Vault::Open(const std::string& dir, const OpenOptions& options,
   Status s = v->catalog_->LoadMeta(&v->meta_);
   if (s.IsNotFound()) return Status::Corruption("vault " + dir + ": catalog has no vault meta");
   RPFS_RETURN_IF_ERROR(s);
+  RPFS_RETURN_IF_ERROR(v->UnlockDataKey());  // a wrong passphrase goes no further
   RPFS_RETURN_IF_ERROR(v->UpgradeFormat());
   v->encoder_ = std::make_unique<journal::BlockEncoder>(v->meta_.compression_level);
   RPFS_RETURN_IF_ERROR(v->LoadRows());
@@ -206,6 +217,7 @@ Status Vault::Recover() {
   std::lock_guard<std::mutex> l(write_mu_);
   journal::JournalOptions jo;
   jo.max_segment_bytes = meta_.max_segment_bytes;
+  jo.sealer = sealer_;
   journal::RecoveryReport report;
   last_seq_ = meta_.indexed_seq;
   auto visit = [&](const journal::RecordHeader& h, const std::string& payload,

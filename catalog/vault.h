@@ -33,6 +33,7 @@
 #include "catalog/retention_rules.h"
 #include "catalog/rows.h"
 #include "journal/block_encoder.h"
+#include "journal/data_key.h"
 #include "journal/journal.h"
 
 namespace rpfs::catalog {
@@ -43,6 +44,10 @@ struct VaultOptions {
   uint64_t max_segment_bytes = 64ull << 20;
   std::string passphrase_hash;
   uint64_t max_size = 0;  // see VaultMeta::max_size
+  // Seal every journal payload (journal/payload_sealer.h) under a data
+  // key wrapped with `passphrase` (journal/data_key.h).
+  bool encrypt = false;
+  std::string passphrase;
 };
 
 struct OpenOptions {
@@ -54,6 +59,9 @@ struct OpenOptions {
   size_t initial_map_size = 64ull << 20;
   // Wall clock in ns since the epoch; tests inject their own.
   std::function<uint64_t()> clock;
+  // Gives the passphrase of an encrypted vault; called by Open only for
+  // one, before any journal read. Unset: Open refuses an encrypted vault.
+  std::function<Status(std::string* passphrase)> passphrase;
 };
 
 // One compaction pass (catalog/vault_compaction.cc).
@@ -114,6 +122,14 @@ class Vault {
   const std::string& dir() const { return dir_; }
   uint32_t block_size() const { return meta_.block_size; }
   const VaultMeta& meta() const { return meta_; }
+  bool encrypted() const { return sealer_ != nullptr; }
+  // Re-wraps the data key under `next` and stores next_hash as the
+  // passphrase hash, durably, in one transaction; no payload is
+  // rewritten. An encrypted vault checks `current` by unwrapping the key
+  // (InvalidArgument "wrong passphrase for vault DIR"); for another the
+  // caller checks it against the hash. vault_key.cc.
+  Status ChangePassphrase(const std::string& current, const std::string& next,
+                          const std::string& next_hash);
   uint64_t last_seq() const;
   uint64_t Now() const { return clock_(); }
 
@@ -217,8 +233,14 @@ class Vault {
   // source's names and sizes.
   // Creates the group and any missing disk, or checks that the group
   // follows source_vault; takes the policy's retention and intervals.
+  // reverse_fork_seq (not null): the source is this vault's own group,
+  // failed over at the source and replicated back (after reprotect): its
+  // writes since the fork, which stands for this vault's seq
+  // *reverse_fork_seq, go to a new branch forked there, which becomes the
+  // group's active branch (state reprotected: `failback` from here, or
+  // FinishFailback, brings it home).
   Status SetUpReplicaGroup(const std::string& source_vault, const Group& policy,
-                           const std::vector<Disk>& disks);
+                           const std::vector<Disk>& disks, const uint64_t* reverse_fork_seq = nullptr);
   // NotFound if nothing of (source_vault, group) was ever applied here.
   Status GetLink(const std::string& source_vault, const std::string& group,
                  ReplicaLink* link) const;
@@ -274,6 +296,9 @@ class Vault {
   Status WritableLocked(const Disk& disk, uint32_t branch) const;  // rows_mu_ held
   Status PutGroupAndBranches(const Group* group, const std::vector<Branch>& branches);
   Status Recover();
+  // Unwraps the data key of an encrypted vault and bumps the seal epoch
+  // durably (vault_key.cc). Before any journal read.
+  Status UnlockDataKey();
   Status IndexRecord(const journal::RecordHeader& h, const std::string& payload,
                      const journal::RecordLocation& loc);
   // Index flushes (catalog/vault_index_flush.cc). FlushIndexLocked waits
@@ -291,6 +316,9 @@ class Vault {
   uint64_t NextTimeLocked();
   void NoteTimeLocked(uint64_t time_ns, uint64_t seq);
   Status PutRowDurably(const std::function<Status(Txn&)>& fn);
+  // The branch a failover replicated back lands on (vault_replica.cc).
+  Status SetUpReverseBranch(const std::string& source_vault, const std::string& group,
+                            uint64_t fork_seq);
   // Appends a point marker for p (id, seq and time filled here unless
   // p->time_ns is set) and syncs. write_mu_ held.
   Status AppendPointLocked(Point* p);
@@ -314,6 +342,8 @@ class Vault {
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::BlockEncoder> encoder_;
+  journal::DataKey data_key_;                        // encrypted vaults only
+  std::shared_ptr<journal::PayloadSealer> sealer_;  // null: not encrypted
   std::vector<std::string> recovery_notes_;
 
   mutable std::mutex write_mu_;  // serializes writes, points, row changes, flushes

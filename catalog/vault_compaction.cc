@@ -269,7 +269,8 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
       // No hold needed: only a compaction pass retires segments.
       journal::RecordHeader h;
       std::string record;
-      Status s = journal_->Read(moves[j].version.loc, &h, &record);
+      // As stored: a sealed record is copied sealed (its AAD leaves kCopy out).
+      Status s = journal_->ReadRaw(moves[j].version.loc, &h, &record);
       if (!s.ok()) return Status::Corruption("compaction: " + s.message());
       offsets.push_back(batch.size());
       batch += record;
@@ -284,7 +285,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
           return Status::Corruption("compaction: " + why);
         }
         h.flags |= journal::kCopy;
-        RPFS_RETURN_IF_ERROR(journal_->Append(h, rec + journal::kRecordHeaderSize, &copies[k]));
+        RPFS_RETURN_IF_ERROR(journal_->AppendRaw(h, rec + journal::kRecordHeaderSize, &copies[k]));
         r->copied_bytes += copies[k].size;
         ++r->copied_records;
       }

@@ -48,7 +48,7 @@ Status Vault::WritableLocked(const Disk& disk, uint32_t branch) const {
   const uint32_t active = g == groups_.end() ? 1 : g->second.active_branch;
   if (br.read_only) return Status::ReadOnly("branch " + br.name + " is read-only");
   if (br.id == active && g != groups_.end() && !g->second.replica_of.empty() &&
-      g->second.state == "protected") {
+      g->second.replica_branch == br.id) {
     return Status::ReadOnly("disk " + disk.name + " is a replica of vault " +
                             g->second.replica_of +
                             ": only replication writes to it (test failover gives a writable clone)");
@@ -126,6 +126,21 @@ Status Vault::Failover(const std::string& group, View from, const std::string& n
   b.created_ns = clock_();
   b.group = group;
   b.kind = test ? "test" : "failover";
+  if (!test && !g.replica_of.empty()) {
+    // Which seq of the replica's source vault the fork stands for, so that
+    // replicating the branch back (after reprotect) starts from there: a
+    // replicated point's, or, at or after the last applied batch, the
+    // link's. Anything else cannot be mapped (0).
+    std::shared_lock<std::shared_mutex> rl(rows_mu_);
+    for (const auto& [id, p] : points_) {
+      if (p.group == group && p.seq == b.fork_seq && p.source_point != 0) b.source_seq = p.source_seq;
+    }
+    auto link = links_.find(g.replica_of + "/" + group);
+    if (b.source_seq == 0 && link != links_.end() && b.fork_seq >= link->second.applied_local_seq &&
+        link->second.step_to == 0) {
+      b.source_seq = link->second.applied_seq;
+    }
+  }
   if (test) {
     RPFS_RETURN_IF_ERROR(PutGroupAndBranches(nullptr, {b}));
   } else {
@@ -179,6 +194,12 @@ Status Vault::FinishFailback(const std::string& group, uint64_t seq, Branch* new
   b.created_ns = clock_();
   b.group = group;
   b.kind = "primary";
+  if (!g.replica_of.empty() && g.replica_branch == g.active_branch) {
+    // The failover came back by replication and is now home: this vault
+    // is the primary again, no longer anyone's replica.
+    g.replica_of.clear();
+    g.replica_branch = 0;
+  }
   g.active_branch = b.id;
   g.state = "protected";
   RPFS_RETURN_IF_ERROR(PutGroupAndBranches(&g, {b}));

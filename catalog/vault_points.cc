@@ -25,7 +25,7 @@ Status Vault::CreatePoint(const std::string& group, const std::string& kind,
       std::shared_lock<std::shared_mutex> rl(rows_mu_);
       auto g = groups_.find(group);
       if (g == groups_.end()) return Status::NotFound("unknown group '" + group + "'");
-      if (!g->second.replica_of.empty() && g->second.state == "protected") {
+      if (!g->second.replica_of.empty() && g->second.replica_branch == g->second.active_branch) {
         return Status::ReadOnly("group " + group + " is a replica of vault " +
                                 g->second.replica_of + ": its points come from there");
       }

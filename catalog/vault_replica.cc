@@ -19,15 +19,28 @@ std::string LinkKey(const std::string& source_vault, const std::string& group) {
 }  // namespace
 
 Status Vault::SetUpReplicaGroup(const std::string& source_vault, const Group& policy,
-                                const std::vector<Disk>& disks) {
+                                const std::vector<Disk>& disks, const uint64_t* reverse_fork_seq) {
   Group g;
   Status s = GetGroup(policy.name, &g);
-  if (s.IsNotFound()) {
+  if (reverse_fork_seq != nullptr) {
+    RPFS_RETURN_IF_ERROR(s);
+    if (g.replica_of.empty()) {
+      if (g.state != "protected") {
+        return Status::InvalidArgument("group " + g.name + " is " + g.state +
+                                       " here: it cannot take a failover back");
+      }
+      RPFS_RETURN_IF_ERROR(SetUpReverseBranch(source_vault, g.name, *reverse_fork_seq));
+    } else if (g.replica_of != source_vault) {
+      return Status::AlreadyExists("group " + g.name + " here is a replica of vault " + g.replica_of +
+                                   ", not of vault " + source_vault);
+    }
+  } else if (s.IsNotFound()) {
     g = policy;
     g.active_branch = 1;
     g.state = "protected";
     g.horizon_seq = g.horizon_ns = g.latest_bytes = 0;
     g.replica_of = source_vault;
+    g.replica_branch = 1;
     RPFS_RETURN_IF_ERROR(CreateGroup(g));
   } else if (!s.ok()) {
     return s;
@@ -69,6 +82,37 @@ Status Vault::SetUpReplicaGroup(const std::string& source_vault, const Group& po
   return Status::OK();
 }
 
+Status Vault::SetUpReverseBranch(const std::string& source_vault, const std::string& group,
+                                 uint64_t fork_seq) {
+  std::lock_guard<std::mutex> l(write_mu_);
+  Group g;
+  if (fork_seq > last_seq_) {
+    return Status::InvalidArgument("the failover came from seq " + std::to_string(fork_seq) +
+                                   " of this vault, which it never reached");
+  }
+  {
+    std::shared_lock<std::shared_mutex> rl(rows_mu_);
+    auto it = groups_.find(group);
+    if (it == groups_.end()) return Status::NotFound("unknown group '" + group + "'");
+    g = it->second;
+    RPFS_RETURN_IF_ERROR(CheckHorizonLocked(group, fork_seq));
+  }
+  Branch b;
+  b.id = meta_.next_branch_id;
+  b.name = group + "-from-" + source_vault.substr(0, 8) + "-" + std::to_string(b.id);
+  b.parent = g.active_branch;
+  b.fork_seq = fork_seq;
+  b.created_ns = clock_();
+  b.group = group;
+  b.kind = "failover";
+  // The old primary closes, as a failover here would close it.
+  g.active_branch = b.id;
+  g.state = "reprotected";
+  g.replica_of = source_vault;
+  g.replica_branch = b.id;
+  return PutGroupAndBranches(&g, {b});
+}
+
 Status Vault::GetLink(const std::string& source_vault, const std::string& group,
                       ReplicaLink* link) const {
   std::lock_guard<std::mutex> l(write_mu_);
@@ -90,6 +134,7 @@ std::vector<ReplicaLink> Vault::ListLinks() const {
 
 Status Vault::ApplyReplicaBatch(const std::vector<ReplicaCall>& calls, const ReplicaLink& after) {
   const uint64_t bs = meta_.block_size;
+  uint32_t branch = 0;
   std::lock_guard<std::mutex> l(write_mu_);
   if (!replica_failed_.ok()) {
     return Status::IOError("an earlier replicated batch failed (" + replica_failed_.message() +
@@ -103,10 +148,11 @@ Status Vault::ApplyReplicaBatch(const std::vector<ReplicaCall>& calls, const Rep
       return Status::InvalidArgument("group " + after.group + " is not a replica of vault " +
                                      after.source_vault);
     }
-    if (g->second.state != "protected") {
+    if (g->second.active_branch != g->second.replica_branch) {
       return Status::ReadOnly("group " + after.group + " is " + g->second.state +
                               " here: replication into it stopped");
     }
+    branch = g->second.replica_branch;
     for (const ReplicaCall& c : calls) {
       for (const ReplicaBlock& b : c.blocks) {
         auto d = disks_.find(b.disk);
@@ -121,7 +167,6 @@ Status Vault::ApplyReplicaBatch(const std::vector<ReplicaCall>& calls, const Rep
       }
     }
   }
-  const uint32_t branch = 1;  // a protected replica's active branch
   Status result;
   uint64_t seq = last_seq_;
   for (const ReplicaCall& c : calls) {
@@ -156,6 +201,7 @@ Status Vault::ApplyReplicaBatch(const std::vector<ReplicaCall>& calls, const Rep
   }
   ReplicaLink link = after;
   link.updated_ns = clock_();
+  link.applied_local_seq = last_seq_;
   if (result.ok()) {
     const std::string payload = nlohmann::json(link).dump();
     journal::RecordHeader h;
@@ -208,6 +254,7 @@ Status Vault::AddReplicaPoint(const Point& source, Point* out) {
     p.time_ns = source.time_ns;
     p.hold_ns = source.hold_ns;
     p.source_point = source.id;
+    p.source_seq = source.seq;
     rl.unlock();
     RPFS_RETURN_IF_ERROR(AppendPointLocked(&p));
     pending_points_.push_back(p);

@@ -226,7 +226,9 @@ class BatchReader {
   }
 
   // The header at `record`, its payload at `payload` (which may already
-  // be `block`): the checks of ReadBlock, then the block decoded.
+  // be `block`): the checks of ReadBlock, then the block decoded. A
+  // sealed payload (an encrypted vault) is opened first: straight into
+  // `block` if it holds the block as it is, else into a scratch buffer.
   bool CheckAndDecode(const ScanBatch::Entry& en, const char* record, const char* payload,
                       char* block) const {
     const journal::RecordLocation& l = en.found.version.loc;
@@ -236,10 +238,27 @@ class BatchReader {
     std::string why;
     if (!journal::DecodeRecordHeader(hdr, &h, &why) ||
         journal::kRecordHeaderSize + uint64_t{h.payload_len} != l.size ||
-        !journal::RecordCrcMatches(hdr, payload, h.payload_len) ||
-        !CheckBlockRecord(h, disk_.id, en.block, en.found, bs_).ok()) {
+        !journal::RecordCrcMatches(hdr, payload, h.payload_len)) {
       return false;
     }
+    const journal::PayloadSealer* sealer = vault_.journal().sealer();
+    if ((sealer != nullptr) != ((h.flags & journal::kSealed) != 0)) return false;
+    if (sealer != nullptr) {
+      const journal::RecordHeader plain = journal::PlainHeader(h);
+      thread_local std::string opened;  // reused: capacity stays
+      char* to = block;
+      if ((plain.flags & journal::kZstd) || plain.payload_len != bs_) {
+        opened.resize(plain.payload_len);
+        to = opened.data();
+      }
+      if (payload == block || h.payload_len < journal::kSealOverhead ||
+          !sealer->Open(h, reinterpret_cast<const uint8_t*>(payload), reinterpret_cast<uint8_t*>(to))) {
+        return false;
+      }
+      h = plain;
+      payload = to;
+    }
+    if (!CheckBlockRecord(h, disk_.id, en.block, en.found, bs_).ok()) return false;
     if (payload == block) return h.payload_len == bs_ && (h.flags & journal::kZstd) == 0;
     return DecodeBlockPayload(h, payload, en.found, block, bs_).ok();
   }

@@ -12,7 +12,8 @@
 // block order. Never-written and zero blocks are skipped.
 //
 // Every record gets the checks Vault::ReadBlock makes (CheckBlockRecord,
-// DecodeBlockPayload below): crc, that it is the version the index names,
+// DecodeBlockPayload below): crc, the seal in an encrypted vault (opened
+// here: the journal's sealer), that it is the version the index names,
 // that its payload decodes to one block. A record that fails any of them is
 // read once more on its own by Vault::ReadBlock; if that fails too, the scan
 // stops with its error prefixed by the disk and block, e.g.

@@ -18,7 +18,7 @@ std::string Where(uint32_t seg, uint64_t off) {
 
 // Scans one segment file; returns bytes it could read as records.
 Status VerifySegment(const std::string& path, uint32_t seg, const journal::VaultId& id,
-                     VerifyReport* r) {
+                     const journal::PayloadSealer* sealer, VerifyReport* r) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     r->problems.push_back("segment " + journal::SegmentFileName(seg) + ": cannot open: " +
@@ -41,7 +41,7 @@ Status VerifySegment(const std::string& path, uint32_t seg, const journal::Vault
   }
   uint64_t offset = journal::kSegmentHeaderSize;
   while (offset < size) {
-    journal::SegmentReader reader(fd, size, offset);
+    journal::SegmentReader reader(fd, size, offset, sealer);  // checks seals too
     journal::RecordHeader h;
     std::string payload, why;
     uint64_t off;
@@ -86,7 +86,8 @@ Status VerifyVault(Vault& vault, bool deep, VerifyReport* r,
   std::vector<uint32_t> segs = vault.journal().Segments();
   uint64_t done = 0;
   for (uint32_t seg : segs) {
-    RPFS_RETURN_IF_ERROR(VerifySegment(vault.journal().SegmentPath(seg), seg, vault.meta().id, r));
+    RPFS_RETURN_IF_ERROR(VerifySegment(vault.journal().SegmentPath(seg), seg, vault.meta().id,
+                                       vault.journal().sealer(), r));
     r->segments++;
     if (progress) progress(++done, segs.size());
   }

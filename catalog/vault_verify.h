@@ -1,5 +1,6 @@
-// Verification of a vault: every record checksum of every segment, and
-// with `deep` every index entry against the record it names.
+// Verification of a vault: every record checksum of every segment (and,
+// in an encrypted vault, every GCM tag), and with `deep` every index entry
+// against the record it names.
 //
 // Problems are collected, not fatal: verify reports every damaged place it
 // can reach (after a bad record whose length field is sane it carries on

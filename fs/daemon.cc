@@ -18,7 +18,7 @@ namespace {
 // once the mount is up, or with the error that kept it down.
 Status Serve(const MountOptions& o, const std::function<void(const Status&)>& ready) {
   std::unique_ptr<catalog::Vault> opened;
-  Status s = catalog::Vault::Open(o.vault_dir, catalog::OpenOptions(), &opened);
+  Status s = catalog::Vault::Open(o.vault_dir, o.open, &opened);
   if (!s.ok()) {
     ready(s);
     return s;

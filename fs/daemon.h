@@ -15,6 +15,9 @@ namespace rpfs::fs {
 
 struct MountOptions {
   std::string vault_dir;
+  // How the vault is opened; tools/ sets the passphrase of an encrypted
+  // vault, read before the fork (no terminal after it).
+  catalog::OpenOptions open;
   std::string mountpoint;
   bool foreground = false;
   std::vector<std::string> fuse_options;  // each passed as -o OPT

@@ -42,7 +42,7 @@ void PointScheduler::Tick() {
   const uint64_t now = vault_->Now();
   for (const catalog::Group& g : vault_->ListGroups()) {
     // A replica's points come from its source vault.
-    if (!g.replica_of.empty() && g.state == "protected") continue;
+    if (!g.replica_of.empty() && g.replica_branch == g.active_branch) continue;
     for (bool app : {false, true}) {
       const uint64_t every_ns = (app ? g.app_every_s : g.crash_every_s) * 1000000000ull;
       if (every_ns == 0) continue;

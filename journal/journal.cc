@@ -64,7 +64,8 @@ Status Journal::Open(const std::string& dir, const VaultId& id, const JournalOpt
   std::unique_ptr<Journal> j(new Journal(dir, id, options));
   RPFS_RETURN_IF_ERROR(ListSegments(dir, retired, &j->segments_));
   if (j->segments_.empty()) return Status::Corruption("journal " + dir + " has no segments");
-  RPFS_RETURN_IF_ERROR(RecoverTail(dir, id, &j->segments_, replay_from, replay_seq, visit, report));
+  RPFS_RETURN_IF_ERROR(RecoverTail(dir, id, &j->segments_, replay_from, replay_seq, visit, report,
+                                   options.sealer.get()));
   uint32_t last = j->segments_.back();
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(
@@ -171,6 +172,25 @@ void Journal::SealerLoop() {
 }
 
 Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocation* loc) {
+  if (h.flags & kSealed) return Status::InvalidArgument("journal: kSealed is the journal's to set");
+  PayloadSealer* sealer = options_.sealer.get();
+  if (sealer == nullptr) return AppendRaw(h, payload, loc);
+  // Sealed before the lock is taken; the nonce counter is the sealer's.
+  thread_local std::string sealed;  // reused: capacity stays
+  sealed.resize(size_t{h.payload_len} + kSealOverhead);
+  RPFS_RETURN_IF_ERROR(sealer->Seal(h, payload, reinterpret_cast<uint8_t*>(sealed.data())));
+  RecordHeader stored = h;
+  stored.flags |= kSealed;
+  stored.payload_len = static_cast<uint32_t>(sealed.size());
+  return AppendRaw(stored, sealed.data(), loc);
+}
+
+Status Journal::AppendRaw(const RecordHeader& h, const void* payload, RecordLocation* loc) {
+  if (((h.flags & kSealed) != 0) != (options_.sealer != nullptr)) {
+    return Status::InvalidArgument(options_.sealer
+                                       ? "journal: record not sealed in an encrypted vault"
+                                       : "journal: sealed record in a vault without encryption");
+  }
   std::unique_lock<std::mutex> l(mu_);
   uint64_t total = kRecordHeaderSize + uint64_t{h.payload_len};
   while (writer_->size() + total > options_.max_segment_bytes &&
@@ -265,7 +285,8 @@ bool Journal::MaybeBuffered(const RecordLocation& loc) const {
 
 Status Journal::ReadInto(const RecordLocation& loc, RecordHeader* h, char* payload,
                          size_t payload_len) {
-  if (loc.size != kRecordHeaderSize + payload_len) {
+  const PayloadSealer* sealer = options_.sealer.get();
+  if (loc.size != kRecordHeaderSize + payload_len + (sealer ? kSealOverhead : 0)) {
     return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
                               std::to_string(loc.offset) + ": index names a record of another size");
   }
@@ -277,10 +298,19 @@ Status Journal::ReadInto(const RecordLocation& loc, RecordHeader* h, char* paylo
   }
   int fd;
   RPFS_RETURN_IF_ERROR(ReadFd(loc.segment, &fd));
-  return ReadRecordInto(fd, loc.segment, loc.offset, h, payload, payload_len);
+  return ReadRecordInto(fd, loc.segment, loc.offset, h, payload, payload_len, sealer);
 }
 
 Status Journal::Read(const RecordLocation& loc, RecordHeader* h, std::string* record) {
+  RPFS_RETURN_IF_ERROR(ReadRaw(loc, h, record));
+  if (options_.sealer == nullptr && !(h->flags & kSealed)) return Status::OK();  // the common case
+  return OpenRecordInPlace(options_.sealer.get(),
+                           "segment " + SegmentFileName(loc.segment) + " offset " +
+                               std::to_string(loc.offset),
+                           h, record);
+}
+
+Status Journal::ReadRaw(const RecordLocation& loc, RecordHeader* h, std::string* record) {
   if (MaybeBuffered(loc)) {
     // Possibly still in the append buffer.
     std::lock_guard<std::mutex> l(mu_);

@@ -17,6 +17,12 @@
 // segment whose live records compaction has copied forward; the numbers
 // of retired segments are the caller's to keep (Open must be told them,
 // to tell a retired segment from a lost one).
+// With a PayloadSealer in its options (an encrypted vault) the journal
+// seals every payload it appends and opens every payload it reads: the
+// headers and payloads it hands out (Read, ReadInto, the recovery
+// visitor) are plaintext, kSealed cleared; only locations (sizes) count
+// the stored bytes. ReadRaw/AppendRaw move a record as stored (sealed or
+// not) for compaction's copies.
 // Thread-safe.
 #pragma once
 
@@ -33,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "journal/payload_sealer.h"
 #include "journal/record_format.h"
 #include "journal/segment_writer.h"
 #include "journal/status.h"
@@ -55,6 +62,8 @@ struct RecordLocation {
 
 struct JournalOptions {
   uint64_t max_segment_bytes = 64ull << 20;
+  // Seals payloads (an encrypted vault); null: payloads stored as given.
+  std::shared_ptr<PayloadSealer> sealer;
 };
 
 struct RecoveryReport {
@@ -85,21 +94,31 @@ class Journal {
                      std::unique_ptr<Journal>* out);
   ~Journal();
 
-  // Appends one record; fills *loc. The crc is computed here.
+  // Appends one record (sealing its payload if the journal seals); fills
+  // *loc. The crc is computed here.
   Status Append(const RecordHeader& h, const void* payload, RecordLocation* loc);
+  // Appends a record as ReadRaw gave it (h its stored header, payload its
+  // stored bytes), e.g. a copy with kCopy added: nothing is sealed again.
+  Status AppendRaw(const RecordHeader& h, const void* payload, RecordLocation* loc);
   // Makes every record appended so far durable.
   Status Sync();
   // Reads and checks the record at loc into *record (header, then payload
   // at kRecordHeaderSize). Records already in the file are read without
   // taking the append lock.
   Status Read(const RecordLocation& loc, RecordHeader* h, std::string* record);
+  // Read without opening a sealed payload: the record as stored, crc
+  // checked.
+  Status ReadRaw(const RecordLocation& loc, RecordHeader* h, std::string* record);
 
-  // Reads a record whose payload is exactly payload_len stored bytes
-  // straight into `payload`; checks crc and length.
+  // Reads a record whose (plaintext) payload is exactly payload_len bytes
+  // straight into `payload`; checks crc, length and seal.
   Status ReadInto(const RecordLocation& loc, RecordHeader* h, char* payload, size_t payload_len);
 
   JournalPos end() const;
   const std::string& dir() const { return dir_; }
+  // For readers that frame records themselves (verify, batched scans):
+  // null if the journal does not seal.
+  const PayloadSealer* sealer() const { return options_.sealer.get(); }
   // Numbers of the segment files, oldest first.
   std::vector<uint32_t> Segments() const;
   std::string SegmentPath(uint32_t segment) const;

@@ -48,7 +48,7 @@ Status JournalTail::Next(JournalPos limit, RecordHeader* h, std::string* payload
       end = static_cast<uint64_t>(st.st_size);
     }
     if (!reader_ || reader_limit_ != end || reader_->offset() != pos_.offset) {
-      reader_ = std::make_unique<SegmentReader>(fd_, end, pos_.offset);
+      reader_ = std::make_unique<SegmentReader>(fd_, end, pos_.offset, journal_->sealer());
       reader_limit_ = end;
     }
     uint64_t offset;

@@ -55,6 +55,19 @@
 // record after a crash; recovery cuts it off. Any other bad record is
 // corruption. Compaction deletes whole segments, so the numbering may have
 // gaps; the catalog lists every segment it retired (catalog/catalog.h).
+//
+// In an encrypted vault (rpfs init --encrypt) every record carries flag
+// kSealed (16, journal/payload_sealer.h) and its payload is sealed with
+// AES-256-GCM under the vault's data key; payload_len counts all of it:
+//
+//    0  nonce            seal epoch (u32), then a counter (u64)  12 bytes
+//   12  ciphertext       as long as the plaintext payload         n bytes
+//   12+n tag             GCM tag                                  16 bytes
+//
+// The GCM AAD is 40 bytes: type (u8), flags & (kZstd | kZero) (u8), zero
+// (u16), length (u32), seq, time (u64), disk, branch (u32), offset (u64).
+// The crc covers the stored (sealed) bytes. A kZero record has an empty
+// plaintext: its sealed payload is nonce and tag alone.
 #pragma once
 
 #include <cstddef>

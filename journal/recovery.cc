@@ -105,7 +105,7 @@ Status ListSegments(const std::string& dir, const std::vector<uint32_t>& retired
 
 Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32_t>* segments,
                    JournalPos replay_from, uint64_t replay_seq, const RecordVisitor& visit,
-                   RecoveryReport* report) {
+                   RecoveryReport* report, const PayloadSealer* sealer) {
   *report = RecoveryReport();
   // A newest segment shorter than its header is a roll that never became
   // durable; it holds no records, so it goes.
@@ -157,7 +157,7 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
 
     uint64_t start = kSegmentHeaderSize;
     if (seg != last && seg == replay_from.segment) start = std::max(start, replay_from.offset);
-    SegmentReader reader(fd.fd, size, start);
+    SegmentReader reader(fd.fd, size, start, sealer);
     RecordHeader h;
     std::string payload;
     uint64_t off;
@@ -168,13 +168,15 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
       report->last_seq = std::max(report->last_seq, h.seq);
       if (!(h.flags & kCopy)) report->last_time_ns = std::max(report->last_time_ns, h.time_ns);
       if (JournalPos{seg, off} < replay_from) continue;
+      // The stored size: h is the plaintext's.
       RecordLocation loc{seg, static_cast<uint32_t>(off),
-                         static_cast<uint32_t>(kRecordHeaderSize + h.payload_len)};
+                         static_cast<uint32_t>(reader.offset() - off)};
       RPFS_RETURN_IF_ERROR(visit(h, payload, loc));
       ++report->replayed;
     }
     if (r == SegmentReader::Result::kBad) {
       uint64_t bad = reader.offset();
+      if (reader.bad_seal()) return Status::Corruption(Where(seg, bad) + ": " + why);
       const std::string newest = dir + "/" + SegmentFileName(last);
       const bool torn_seal = seg == sealed && !ValidRecordFollows(fd.fd, size, bad) &&
                              !HoldsRecords(newest);

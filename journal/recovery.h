@@ -11,7 +11,9 @@
 // in the newest segment, is cut the same way and the empty newest segment
 // goes. A bad record followed by a valid one, a bad record in any older
 // segment, or a sealed segment ending early while the newest holds
-// records, is corruption: recovery stops and says where.
+// records, is corruption: recovery stops and says where. So is a whole
+// record (crc matching) whose seal does not open, wherever it is: only a
+// bad crc can be a torn write. The visitor gets plaintext (see Journal).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,6 @@ Status ListSegments(const std::string& dir, const std::vector<uint32_t>& retired
 // durable (a crash while rolling) or it is empty after a torn seal.
 Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32_t>* segments,
                    JournalPos replay_from, uint64_t replay_seq, const RecordVisitor& visit,
-                   RecoveryReport* report);
+                   RecoveryReport* report, const PayloadSealer* sealer = nullptr);
 
 }  // namespace rpfs::journal

@@ -7,6 +7,9 @@
 
 #include <cerrno>
 
+#include "journal/coding.h"
+#include "journal/crc32c.h"
+
 namespace rpfs::journal {
 namespace {
 
@@ -42,7 +45,7 @@ Status ReadSegmentHeader(int fd, const std::string& name, SegmentHeader* h) {
 }
 
 Status ReadRecordAt(int fd, uint32_t segment, uint64_t offset, uint32_t size, RecordHeader* h,
-                    std::string* record) {
+                    std::string* record, const PayloadSealer* sealer) {
   auto where = [&] { return Where(SegmentFileName(segment), offset); };
   std::string& buf = *record;
   size_t want = size >= kRecordHeaderSize ? size : kRecordHeaderSize;
@@ -73,11 +76,61 @@ Status ReadRecordAt(int fd, uint32_t segment, uint64_t offset, uint32_t size, Re
   if (!RecordCrcMatches(hdr, hdr + kRecordHeaderSize, h->payload_len)) {
     return Status::Corruption(where() + ": record checksum mismatch");
   }
+  if (sealer != nullptr) return OpenRecordInPlace(sealer, where(), h, record);
   return Status::OK();
 }
 
+namespace {
+
+// ReadRecordInto for a sealed record: the nonce and tag are read apart
+// and the ciphertext straight into `payload`, where it is opened.
+Status ReadSealedInto(int fd, uint32_t segment, uint64_t offset, RecordHeader* h, char* payload,
+                      size_t payload_len, const PayloadSealer* sealer) {
+  auto where = [&] { return Where(SegmentFileName(segment), offset); };
+  uint8_t hdr[kRecordHeaderSize], nonce[kSealNonceSize], tag[kSealTagSize];
+  struct iovec iov[4] = {
+      {hdr, sizeof hdr}, {nonce, sizeof nonce}, {payload, payload_len}, {tag, sizeof tag}};
+  const size_t want = sizeof hdr + payload_len + kSealOverhead;
+  ssize_t got;
+  do {
+    got = ::preadv(fd, iov, 4, static_cast<off_t>(offset));
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return Status::FromErrno(errno, where());
+  if (static_cast<size_t>(got) < want) {
+    std::string record;  // short read (rare): fall back
+    RPFS_RETURN_IF_ERROR(
+        ReadRecordAt(fd, segment, offset, static_cast<uint32_t>(want), h, &record, sealer));
+    std::memcpy(payload, record.data() + kRecordHeaderSize, payload_len);
+    return Status::OK();
+  }
+  std::string why;
+  if (!DecodeRecordHeader(hdr, h, &why)) return Status::Corruption(where() + ": " + why);
+  if (h->payload_len != payload_len + kSealOverhead) {
+    return Status::Corruption(where() + ": record length does not match the index");
+  }
+  uint32_t crc = crc32c::Value(hdr + 4, sizeof hdr - 4);
+  crc = crc32c::Extend(crc, nonce, sizeof nonce);
+  crc = crc32c::Extend(crc, payload, payload_len);
+  crc = crc32c::Extend(crc, tag, sizeof tag);
+  if (crc32c::Unmask(GetLE32(hdr)) != crc) {
+    return Status::Corruption(where() + ": record checksum mismatch");
+  }
+  if (!(h->flags & kSealed)) {
+    return Status::Corruption(where() + ": record not sealed in an encrypted vault");
+  }
+  auto* text = reinterpret_cast<uint8_t*>(payload);
+  if (!sealer->OpenParts(*h, nonce, text, payload_len, tag, text)) {
+    return Status::Corruption(where() + ": record seal does not open (damaged or altered payload)");
+  }
+  *h = PlainHeader(*h);
+  return Status::OK();
+}
+
+}  // namespace
+
 Status ReadRecordInto(int fd, uint32_t segment, uint64_t offset, RecordHeader* h, char* payload,
-                      size_t payload_len) {
+                      size_t payload_len, const PayloadSealer* sealer) {
+  if (sealer != nullptr) return ReadSealedInto(fd, segment, offset, h, payload, payload_len, sealer);
   auto where = [&] { return Where(SegmentFileName(segment), offset); };
   uint8_t hdr[kRecordHeaderSize];
   struct iovec iov[2] = {{hdr, sizeof hdr}, {payload, payload_len}};
@@ -105,8 +158,9 @@ Status ReadRecordInto(int fd, uint32_t segment, uint64_t offset, RecordHeader* h
   return Status::OK();
 }
 
-SegmentReader::SegmentReader(int fd, uint64_t file_size, uint64_t start_offset)
-    : fd_(fd), file_size_(file_size), offset_(start_offset) {}
+SegmentReader::SegmentReader(int fd, uint64_t file_size, uint64_t start_offset,
+                             const PayloadSealer* sealer)
+    : fd_(fd), file_size_(file_size), offset_(start_offset), sealer_(sealer) {}
 
 bool SegmentReader::Fill(uint64_t offset, size_t n) {
   if (offset >= buf_start_ && offset + n <= buf_start_ + buf_.size()) return true;
@@ -126,6 +180,7 @@ bool SegmentReader::Fill(uint64_t offset, size_t n) {
 
 SegmentReader::Result SegmentReader::Next(RecordHeader* h, std::string* payload,
                                           uint64_t* record_offset, std::string* why) {
+  bad_seal_ = false;
   if (offset_ >= file_size_) return Result::kEnd;
   if (file_size_ - offset_ < kRecordHeaderSize) {
     *why = "torn record header (" + std::to_string(file_size_ - offset_) + " bytes)";
@@ -151,7 +206,21 @@ SegmentReader::Result SegmentReader::Next(RecordHeader* h, std::string* payload,
     *why = "record checksum mismatch";
     return Result::kBad;
   }
-  payload->assign(reinterpret_cast<const char*>(hdr) + kRecordHeaderSize, h->payload_len);
+  const uint8_t* stored = hdr + kRecordHeaderSize;
+  if (sealer_ == nullptr) {
+    payload->assign(reinterpret_cast<const char*>(stored), h->payload_len);
+  } else {
+    const RecordHeader plain = PlainHeader(*h);
+    payload->resize(plain.payload_len);
+    if (!(h->flags & kSealed) || h->payload_len < kSealOverhead ||
+        !sealer_->Open(*h, stored, reinterpret_cast<uint8_t*>(payload->data()))) {
+      *why = h->flags & kSealed ? "record seal does not open (damaged or altered payload)"
+                                : "record not sealed in an encrypted vault";
+      bad_seal_ = true;
+      return Result::kBad;
+    }
+    *h = plain;
+  }
   *record_offset = offset_;
   offset_ += total;
   return Result::kRecord;

@@ -20,9 +20,13 @@
 # failover --test` of a 4 GiB against a 64 GiB disk; see that script for
 # its settings (RPFS_BENCH_FAILBACK_MIB, ...). RPFS_BENCH_FAILBACK=0 skips it.
 #
-# Last, scripts/compaction_bench.sh measures random 4 KiB write IOPS through
+# Then scripts/compaction_bench.sh measures random 4 KiB write IOPS through
 # the mount with compaction running against idle, in one run (issue 6).
 # RPFS_BENCH_COMPACT=0 skips it.
+#
+# Last, scripts/replication_bench.sh measures replication over loopback TLS:
+# applied MB/s against the goal and a plain-file baseline, and the p99 lag
+# under a steady 54 MB/s of writes (issue 8). RPFS_BENCH_REPL=0 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${RPFS_BUILD_DIR:-build}
@@ -50,4 +54,8 @@ fi
 
 if [ "${RPFS_BENCH_COMPACT:-1}" != 0 ]; then
   scripts/compaction_bench.sh
+fi
+
+if [ "${RPFS_BENCH_REPL:-1}" != 0 ]; then
+  scripts/replication_bench.sh
 fi

@@ -10,6 +10,8 @@ packages=(
   qemu-utils fio e2fsprogs
   # libFuzzer targets of the image readers (scripts/fuzz.sh): clang and its runtime
   clang libclang-rt-14-dev
+  # network namespaces, veth pairs and tc tbf (the replication lag test)
+  iproute2
 )
 
 missing=()

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "tools/passphrase.h"
+
 namespace rpfs::tools {
 
 ExitCode ExitCodeFor(const Status& s) {
@@ -62,13 +64,38 @@ Status Context::OpenVault(std::shared_ptr<catalog::Vault>* out) {
   }
   std::string dir = VaultDir();
   if (dir.empty()) return Status::InvalidArgument("no vault given: use --vault DIR or set RPFS_VAULT");
+  catalog::OpenOptions o;
+  // Asked for only if the vault is encrypted: others ignore the variable.
+  o.passphrase = [known = passphrase, dir](std::string* p) {
+    if (!known.empty()) {
+      *p = known;
+      return Status::OK();
+    }
+    return ReadVaultPassphrase(dir, "is encrypted", p);
+  };
   std::unique_ptr<catalog::Vault> v;
-  RPFS_RETURN_IF_ERROR(catalog::Vault::Open(dir, catalog::OpenOptions(), &v));
+  RPFS_RETURN_IF_ERROR(catalog::Vault::Open(dir, o, &v));
   for (const std::string& note : v->recovery_notes()) {
     err() << "rpfs: recovery: " << note << std::endl;
   }
   *out = std::move(v);
   return Status::OK();
+}
+
+Status ReadVaultPassphrase(const std::string& dir, const std::string& state,
+                           std::string* passphrase) {
+  const char* file = std::getenv("RPFS_PASSPHRASE_FILE");
+  if (file != nullptr && *file != '\0') {
+    Status s = ReadPassphraseFile(file, passphrase);
+    if (!s.ok()) return Status::InvalidArgument("RPFS_PASSPHRASE_FILE: " + s.message());
+    return Status::OK();
+  }
+  if (::isatty(STDIN_FILENO) == 1) {
+    return PromptPassphrase("passphrase for vault " + dir + ": ", passphrase);
+  }
+  return Status::InvalidArgument("vault " + dir + " " + state +
+                                 ": set RPFS_PASSPHRASE_FILE to a file holding its passphrase "
+                                 "(or run on a terminal to be asked)");
 }
 
 Status ParseSize(std::string_view text, uint64_t* bytes) {

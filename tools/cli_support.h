@@ -28,6 +28,9 @@ ExitCode ExitCodeFor(const Status& s);
 struct Context {
   std::string vault_dir;  // --vault, else $RPFS_VAULT
   int exit_code = kExitOk;
+  // The vault passphrase, if a command has it already ("": OpenVault
+  // reads it for an encrypted vault, see ReadVaultPassphrase).
+  std::string passphrase;
   std::ostream* out_stream = &std::cout;
   std::ostream* err_stream = &std::cerr;
   std::string cwd;  // relative paths are taken from here when set
@@ -62,6 +65,13 @@ Status ParseSize(std::string_view text, uint64_t* bytes);
 Status ParseDuration(std::string_view text, uint64_t* seconds);  // "0" alone needs no unit
 std::string FormatBytes(uint64_t bytes);     // "1.5 GiB"
 std::string FormatDuration(uint64_t seconds);  // "72h", "5m"
+
+// The passphrase of the vault at dir: the first line of the file named by
+// $RPFS_PASSPHRASE_FILE, else asked on the terminal (no echo). Without
+// either: InvalidArgument "vault DIR <state>: set RPFS_PASSPHRASE_FILE ...",
+// e.g. state "is encrypted".
+Status ReadVaultPassphrase(const std::string& dir, const std::string& state,
+                           std::string* passphrase);
 
 // A one-line progress display on stderr when it is a terminal.
 class Progress {

@@ -3,8 +3,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <vector>
 
@@ -58,6 +61,27 @@ Status ReadPassphraseFile(const std::string& path, std::string* passphrase) {
   std::getline(f, *passphrase);
   if (!passphrase->empty() && passphrase->back() == '\r') passphrase->pop_back();
   if (passphrase->empty()) return Status::InvalidArgument("passphrase file " + path + " is empty");
+  return Status::OK();
+}
+
+Status PromptPassphrase(const std::string& prompt, std::string* passphrase) {
+  if (::isatty(STDIN_FILENO) != 1) {
+    return Status::InvalidArgument("no terminal to ask for a passphrase on");
+  }
+  std::cerr << prompt << std::flush;
+  termios saved;
+  const bool quiet = ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (quiet) {
+    termios t = saved;
+    t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+  }
+  passphrase->clear();
+  std::getline(std::cin, *passphrase);
+  if (quiet) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  std::cerr << "\n";
+  if (!passphrase->empty() && passphrase->back() == '\r') passphrase->pop_back();
+  if (passphrase->empty()) return Status::InvalidArgument("empty passphrase");
   return Status::OK();
 }
 

@@ -13,6 +13,9 @@ namespace rpfs::tools {
 std::string GeneratePassphrase();  // 6 groups of 5 base32 characters
 // First line of the file, without its newline; empty or unreadable fails.
 Status ReadPassphraseFile(const std::string& path, std::string* passphrase);
+// Asks on the terminal: `prompt` on stderr, a line from stdin with echo
+// off. InvalidArgument if stdin is not a terminal or the line is empty.
+Status PromptPassphrase(const std::string& prompt, std::string* passphrase);
 // "scrypt$N$r$p$<salt hex>$<hash hex>".
 Status HashPassphrase(const std::string& passphrase, std::string* encoded);
 // True if passphrase matches an encoded hash.

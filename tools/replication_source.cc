@@ -109,6 +109,7 @@ class Source {
   std::deque<InFlight> in_flight_;
   catalog::Replication row_;
   Clock::time_point row_saved_{};
+  bool row_dirty_ = false;  // row_ moved since it was last saved
   Clock::time_point last_sent_ = Clock::now();
   Clock::time_point status_at_{};
   uint64_t once_seq_ = 0;
@@ -116,6 +117,8 @@ class Source {
   bool once_done_ = false;
   uint64_t source_seq_ = 0;  // the newest durable seq seen
   std::optional<catalog::Point> pending_point_;
+  bool reverse_ = false;            // shipping a failover branch back to its source
+  catalog::Branch reverse_branch_;  // that branch
   std::string permanent_error_;  // the target's refusal, if it refused
   bool paired_ = false;          // this session got past pairing
   PairingKey key_;
@@ -126,13 +129,25 @@ class Source {
 
 Status Source::Run() {
   RPFS_RETURN_IF_ERROR(v_.GetGroup(o_.group, &group_));
-  if (!group_.replica_of.empty() && group_.state == "protected") {
+  if (!group_.replica_of.empty() && group_.replica_branch == group_.active_branch) {
     return Status::InvalidArgument("group " + o_.group + " is a replica of vault " + group_.replica_of +
                                    ": replicate it from there");
   }
   if (group_.state == "failed-over") {
     return Status::InvalidArgument("group " + o_.group +
                                    " is failed over: run `rpfs reprotect` before replicating it back");
+  }
+  // A replica failed over here and reprotected: its failover branch goes
+  // back to the vault it came from, from the fork on.
+  reverse_ = !group_.replica_of.empty() && group_.state == "reprotected";
+  if (reverse_) {
+    RPFS_RETURN_IF_ERROR(v_.GetBranch(group_.active_branch, &reverse_branch_));
+    if (reverse_branch_.source_seq == 0) {
+      return Status::InvalidArgument(
+          "group " + o_.group + " failed over at an instant that matches no seq of vault " +
+          group_.replica_of + " (fail over at a replicated point or the latest replicated state to "
+          "replicate back; `rpfs failback` to the on-premises files works regardless)");
+    }
   }
   if (o_.once) RPFS_RETURN_IF_ERROR(v_.DurableMark(&once_seq_, &once_pos_));
   catalog::Job job;
@@ -238,6 +253,15 @@ Status Source::Pair(TlsChannel* c, bool* permanent) {
     }
     acked_ = w.at("link").get<catalog::ReplicaLink>();
     paired_ = true;
+    if (reverse_ && target_vault_ != group_.replica_of) {
+      *permanent = true;
+      return Status::InvalidArgument("group " + o_.group + " came from vault " + group_.replica_of +
+                                     ": it replicates back there, not to vault " + target_vault_);
+    }
+    if (reverse_ && acked_.applied_seq == 0 && acked_.step_to == 0) {
+      // The target holds this branch's state at its fork: its own history.
+      acked_.applied_seq = reverse_branch_.fork_seq;
+    }
     const uint64_t newest_point = w.at("newest_point").get<uint64_t>();
     sent_ = acked_;
     if (!ChainFromHex(acked_.chain, chain_)) return Status::Corruption("malformed chain from the target");
@@ -245,7 +269,9 @@ Status Source::Pair(TlsChannel* c, bool* permanent) {
     // down between the batch and the point).
     if (acked_.step_to == 0 && acked_.applied_seq > 0) {
       for (const catalog::Point& pt : v_.ListPoints(o_.group)) {
-        if (pt.seq == acked_.applied_seq && pt.id > newest_point) pending_point_ = pt;
+        if (pt.seq == acked_.applied_seq && pt.id > newest_point && pt.branch == group_.active_branch) {
+          pending_point_ = pt;
+        }
       }
     }
   } catch (const nlohmann::json::exception&) {
@@ -353,6 +379,7 @@ Status Source::SendSetup() {
   disks_ = ordered;
   RPFS_RETURN_IF_ERROR(v_.GetGroup(o_.group, &group_));
   nlohmann::json setup = {{"group", group_}, {"disks", disks_}};
+  if (reverse_) setup["reverse"] = {{"fork_seq", reverse_branch_.source_seq}};
   RPFS_RETURN_IF_ERROR(c_->WriteFrame(FrameType::kSetup, setup.dump()));
   // Acks of batches in flight may come first.
   for (;;) {
@@ -583,7 +610,8 @@ Status Source::HandleFrame(FrameType type, const std::string& body) {
     row_.follow_segment = f.end.segment;
     row_.follow_offset = f.end.offset;
   }
-  return SaveRow(false);
+  row_dirty_ = true;  // saved by DrainAcks, after the acks that came with this one
+  return Status::OK();
 }
 
 Status Source::DrainAcks(bool wait_one) {
@@ -599,7 +627,9 @@ Status Source::DrainAcks(bool wait_one) {
     RPFS_RETURN_IF_ERROR(c_->ReadFrame(&type, &body));
     RPFS_RETURN_IF_ERROR(HandleFrame(type, body));
   }
-  return Status::OK();
+  // The newest of a burst of acks (a slow link delivers them in bursts,
+  // after each long write): the row is saved once a second at most.
+  return row_dirty_ ? SaveRow(false) : Status::OK();
 }
 
 Status Source::WaitAllAcked() {
@@ -612,6 +642,7 @@ Status Source::SaveRow(bool force) {
   if (!force && now - row_saved_ < std::chrono::seconds(1)) return Status::OK();
   if (row_.group.empty()) return Status::OK();
   row_saved_ = now;
+  row_dirty_ = false;
   row_.updated_ns = v_.Now();
   PrintStatus(acked_.step_to != 0 || row_.follow_segment == 0 ? "catch-up" : "following");
   return v_.PutReplication(row_);
@@ -685,6 +716,9 @@ Status Source::Follow(journal::JournalPos from) {
       RPFS_RETURN_IF_ERROR(v_.DurableMark(&mark, &p));
       source_seq_ = mark;
       if (p == limit) {
+        // Saves acks that came within a second of the row's last save
+        // once the second is up, or `stat` would show the target behind
+        // (and the RPO alert) until the next write.
         RPFS_RETURN_IF_ERROR(DrainAcks(false));
         if (Clock::now() - heartbeat_at > std::chrono::seconds(5)) {
           RPFS_RETURN_IF_ERROR(c_->WriteFrame(FrameType::kHeartbeat, ""));

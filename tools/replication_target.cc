@@ -313,7 +313,19 @@ Status ReplicationServer::ServePaired(Session* session, const std::string& sourc
       for (const catalog::Disk& d : want) {
         if (d.group != group) return Status::InvalidArgument("Setup disk " + d.name + " is in another group");
       }
-      RPFS_RETURN_IF_ERROR(vault_->SetUpReplicaGroup(source_vault, policy, want));
+      uint64_t reverse_fork = 0;
+      const bool reverse = j.contains("reverse");
+      if (reverse) {
+        try {
+          reverse_fork = j.at("reverse").at("fork_seq").get<uint64_t>();
+        } catch (const nlohmann::json::exception&) {
+          return Status::InvalidArgument("malformed Setup frame");
+        }
+      }
+      RPFS_RETURN_IF_ERROR(
+          vault_->SetUpReplicaGroup(source_vault, policy, want, reverse ? &reverse_fork : nullptr));
+      if (reverse) Log(c->peer() + ": group " + group + " comes back from vault " + source_vault +
+                       " (failed over there at seq " + std::to_string(reverse_fork) + " of this vault)");
       disks.clear();
       for (const catalog::Disk& d : want) {
         catalog::Disk have;

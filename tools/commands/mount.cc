@@ -39,7 +39,8 @@ class StreamedOutput : public std::stringbuf {
 void RegisterMount(CLI::App& app, Context* ctx) {
   auto o = std::make_shared<fs::MountOptions>();
   CLI::App* mount = app.add_subcommand(
-      "mount", "Show a vault through FUSE: disks/ (live, read-write), points/, at/, branches/");
+      "mount", "Show a vault through FUSE: disks/ (live, read-write), points/, at/, branches/; "
+               "an encrypted vault's passphrase comes from RPFS_PASSPHRASE_FILE or a prompt");
   mount->add_option("VAULT", o->vault_dir, "Vault directory")->required();
   mount->add_option("MOUNTPOINT", o->mountpoint, "An existing directory")->required();
   mount->add_flag("-f,--foreground", o->foreground, "Stay in the foreground");
@@ -52,6 +53,18 @@ void RegisterMount(CLI::App& app, Context* ctx) {
                     "Copy live data forward at most this many bytes per second (default 64M; 0 = no cap)");
   mount->callback([o, ctx, every, rate] {
     o->vault_dir = ctx->Path(o->vault_dir);
+    // An encrypted vault's passphrase is read here, before the daemon
+    // forks away from the terminal; others need none.
+    catalog::VaultMeta meta;
+    if (catalog::Catalog::PeekMeta(o->vault_dir + "/catalog", &meta).ok() && !meta.data_key.empty()) {
+      std::string passphrase;
+      Status s = ReadVaultPassphrase(o->vault_dir, "is encrypted", &passphrase);
+      if (!s.ok()) return ctx->Fail(s);
+      o->open.passphrase = [passphrase](std::string* p) {
+        *p = passphrase;
+        return Status::OK();
+      };
+    }
     Status ps = ParseDuration(*every, &o->compact_every_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
     ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);

@@ -9,7 +9,8 @@ namespace rpfs::tools {
 void RegisterVerify(CLI::App& app, Context* ctx) {
   auto deep = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
-      "verify", "Check every journal record's checksum; exit 2 naming each damaged place");
+      "verify", "Check every journal record's checksum (and GCM tag, in an encrypted vault); "
+                "exit 2 naming each damaged place");
   cmd->add_flag("--deep", *deep, "Also check every index entry against the record it names");
   cmd->callback([deep, ctx] {
     std::shared_ptr<catalog::Vault> v;
