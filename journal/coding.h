@@ -75,4 +75,16 @@ inline bool GetVarint64(const char** p, const char* end, uint64_t* v) {
   return false;
 }
 
+// Lower-case hex of n bytes (ids, salts, hashes in JSON rows and frames).
+inline std::string HexString(const uint8_t* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  s.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    s += d[p[i] >> 4];
+    s += d[p[i] & 15];
+  }
+  return s;
+}
+
 }  // namespace rpfs

@@ -1,4 +1,5 @@
 #include "journal/data_key.h"
+#include "journal/coding.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -17,15 +18,7 @@ constexpr size_t kSaltSize = 16;
 constexpr char kSaltLabel[] = "rpfs data key v1";
 constexpr char kAad[] = "rpfs wrapped data key v1";
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
+std::string Hex(const uint8_t* p, size_t n) { return HexString(p, n); }
 
 bool Unhex(const std::string& s, std::vector<uint8_t>* out) {
   if (s.size() % 2) return false;

@@ -1,4 +1,5 @@
 #include "tools/pairing.h"
+#include "journal/coding.h"
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
@@ -19,15 +20,7 @@ void DeriveKey(const unsigned char* hash, size_t hash_len, PairingKey* key) {
        sizeof kInfo - 1, key->key, &len);
 }
 
-std::string Hex(const uint8_t* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
+std::string Hex(const uint8_t* p, size_t n) { return HexString(p, n); }
 
 }  // namespace
 

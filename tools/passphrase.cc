@@ -1,4 +1,5 @@
 #include "tools/passphrase.h"
+#include "journal/coding.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,15 +17,7 @@ namespace {
 
 constexpr uint64_t kN = 1 << 15, kR = 8, kP = 1;
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
+std::string Hex(const uint8_t* p, size_t n) { return HexString(p, n); }
 
 bool Unhex(const std::string& s, std::vector<unsigned char>* out) {
   if (s.size() % 2) return false;

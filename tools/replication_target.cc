@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/time_format.h"
+#include "journal/coding.h"
 #include "journal/record_format.h"
 #include "tools/pairing.h"
 #include "tools/passphrase.h"
@@ -184,12 +185,7 @@ void ReplicationServer::Serve(Session* session) {
   }
   PassphraseHash hash;
   (void)ParsePassphraseHash(vault_->meta().passphrase_hash, &hash);
-  std::string salt_hex;
-  for (unsigned char b : hash.salt) {
-    static const char* d = "0123456789abcdef";
-    salt_hex += d[b >> 4];
-    salt_hex += d[b & 15];
-  }
+  const std::string salt_hex = HexString(hash.salt.data(), hash.salt.size());
   const std::string server_nonce = RandomNonceHex();
   const std::string vault_id = vault_->meta().id.ToHex();
   nlohmann::json hello = {{"protocol", 1}, {"vault", vault_id}, {"salt", salt_hex},

@@ -147,15 +147,7 @@ void ExtendChain(uint8_t chain[kChainSize], uint64_t seq, std::string_view disk,
   EVP_DigestFinal_ex(ctx.get(), chain, &len);
 }
 
-std::string ChainHex(const uint8_t chain[kChainSize]) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < kChainSize; ++i) {
-    s += d[chain[i] >> 4];
-    s += d[chain[i] & 15];
-  }
-  return s;
-}
+std::string ChainHex(const uint8_t chain[kChainSize]) { return HexString(chain, kChainSize); }
 
 bool ChainFromHex(std::string_view hex, uint8_t chain[kChainSize]) {
   std::memset(chain, 0, kChainSize);

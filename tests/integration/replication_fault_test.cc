@@ -37,19 +37,6 @@ int Listen(int* port) {
   return fd;
 }
 
-int Connect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Forwards connections to 127.0.0.1:target, each until a random byte
 // budget (both directions together) is spent; then cuts it, a fifth of
 // the time after stalling it (forwarding nothing) for a while.
@@ -76,7 +63,7 @@ class FaultProxy {
       if (::poll(&p, 1, 100) != 1) continue;
       int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) continue;
-      int server = Connect(target_);
+      int server = ConnectLoopback(target_);
       if (server < 0) {
         ::close(client);
         continue;

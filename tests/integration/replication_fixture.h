@@ -38,6 +38,20 @@ inline int FreePort() {
   return ntohs(a.sin_port);
 }
 
+// A plain TCP connection to 127.0.0.1:port (-1 if refused).
+inline int ConnectLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 class ReplicationFixture : public ::testing::Test {
  protected:
   void SetUp() override {

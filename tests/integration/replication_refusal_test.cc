@@ -14,19 +14,6 @@
 namespace rpfs::testing {
 namespace {
 
-int ConnectTo(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 class ReplicationRefusalTest : public ReplicationFixture {
  protected:
   void SetUp() override {
@@ -62,17 +49,17 @@ TEST_F(ReplicationRefusalTest, WrongPassphraseIsOneLineAndExitOneAndNothingAppli
 
 TEST_F(ReplicationRefusalTest, GarbagePlaintextAndAHalfOpenClientDoNotStopTheServer) {
   // A client that connects and says nothing, kept open throughout.
-  int idle = ConnectTo(port_);
+  int idle = ConnectLoopback(port_);
   ASSERT_GE(idle, 0);
   // 200 KB of random bytes.
-  int junk = ConnectTo(port_);
+  int junk = ConnectLoopback(port_);
   ASSERT_GE(junk, 0);
   std::string bytes(200 << 10, '\0');
   std::mt19937 rng(8);
   for (char& c : bytes) c = static_cast<char>(rng());
   (void)::send(junk, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   // Plaintext HTTP, as a misdirected browser or health check would send.
-  int http = ConnectTo(port_);
+  int http = ConnectLoopback(port_);
   ASSERT_GE(http, 0);
   const std::string get = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
   (void)::send(http, get.data(), get.size(), MSG_NOSIGNAL);

@@ -28,7 +28,7 @@ void RegisterReplicate(CLI::App& app, Context* ctx) {
       ->required();
   cmd->add_flag("--once", a->once,
                 "Stop once the target holds everything this vault had durable at the start");
-  cmd->add_flag("--json", a->json, "Print a JSON status line each second and at the end");
+  cmd->add_flag("--json", a->json, "Print a JSON status line about once a second as acknowledgements arrive, and at the end");
   cmd->add_option("--max-rate", a->max_rate,
                   "Send at most this many bytes per second (e.g. 50M; default 0 = no cap)");
   cmd->add_option("--batch-size", a->batch_size,
