@@ -68,7 +68,10 @@ class ReplicationFixture : public ::testing::Test {
     port_ = FreePort();
   }
 
-  void TearDown() override { StopServe(); }
+  void TearDown() override {
+    UnmountSource();
+    StopServe();
+  }
 
   CliResult Expect(const std::vector<std::string>& args) {
     CliResult r = RunRpfs(args);
@@ -86,6 +89,24 @@ class ReplicationFixture : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ADD_FAILURE() << "vault " << vault << " is still locked";
+  }
+
+  // Mounts src at dir/mnt (FUSE; fails loudly, never skips, without it).
+  void MountSource() {
+    ASSERT_EQ(0, ::access("/dev/fuse", R_OK | W_OK))
+        << "/dev/fuse is not usable: FUSE tests cannot run here (they must not be skipped)";
+    mnt_ = dir_ / "mnt";
+    ASSERT_EQ(0, ::mkdir(mnt_.c_str(), 0755));
+    CliResult r = RunRpfs({"mount", src_, mnt_});
+    ASSERT_EQ(0, r.exit_code) << r.err;
+    mounted_ = true;
+  }
+  // Unmounts src (if mounted) and waits until the daemon let go of it.
+  void UnmountSource() {
+    if (!mounted_) return;
+    EXPECT_EQ(0, RunRpfs({"umount", mnt_}).exit_code);
+    mounted_ = false;
+    WaitUnlocked(src_);
   }
 
   std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -157,6 +178,8 @@ class ReplicationFixture : public ::testing::Test {
   TempDir dir_;
   std::string src_, dst_, src_pw_, dst_pw_;
   int port_ = 0;
+  std::string mnt_;
+  bool mounted_ = false;
   pid_t serve_pid_ = -1;
   std::string serve_out_, serve_err_;
   int serves_ = 0, exports_ = 0;

@@ -75,12 +75,7 @@ class ReplicationLagTest : public ReplicationFixture {
         *pid = -1;
       }
     }
-    if (mounted_) {
-      RunRpfs({"umount", mnt_});
-      mounted_ = false;
-      WaitUnlocked(src_);
-    }
-    ReplicationFixture::TearDown();  // stops serve
+    ReplicationFixture::TearDown();  // unmounts, stops serve
     if (link_made_) RunProgram({"ip", "link", "del", host_if_});
     if (ns_made_) RunProgram({"ip", "netns", "del", ns_});
   }
@@ -147,16 +142,6 @@ class ReplicationLagTest : public ReplicationFixture {
     FAIL() << "serve did not start: " << ReadFile(serve_err_);
   }
 
-  void MountSource() {
-    ASSERT_EQ(0, ::access("/dev/fuse", R_OK | W_OK))
-        << "/dev/fuse is not usable: FUSE tests cannot run here (they must not be skipped)";
-    mnt_ = dir_ / "mnt";
-    ASSERT_EQ(0, ::mkdir(mnt_.c_str(), 0755));
-    CliResult r = RunRpfs({"mount", src_, mnt_});
-    ASSERT_EQ(0, r.exit_code) << r.err;
-    mounted_ = true;
-  }
-
   LagSample Sample() {
     LagSample s;
     CliResult r = RunRpfs({"--vault", src_, "stat", "--json"});
@@ -201,8 +186,8 @@ class ReplicationLagTest : public ReplicationFixture {
   }
 
   std::string ns_, host_if_, ns_if_, host_ip_, ns_ip_;
-  bool ns_made_ = false, link_made_ = false, limited_ = false, mounted_ = false;
-  std::string mnt_, replicate_out_, replicate_err_;
+  bool ns_made_ = false, link_made_ = false, limited_ = false;
+  std::string replicate_out_, replicate_err_;
   pid_t fio_pid_ = -1, replicate_pid_ = -1;
 };
 
@@ -333,14 +318,11 @@ TEST_F(ReplicationLagTest, LagGrowsUnderATbfLimitRaisesTheRpoAlertAndClearsWhenL
   EXPECT_NE(-1, WaitOrKill(replicate_pid_, 30)) << "replicate did not stop on SIGTERM";
   replicate_pid_ = -1;
   EXPECT_EQ(0, StopServe());
-  CliResult r = RunRpfs({"umount", mnt_});
-  EXPECT_EQ(0, r.exit_code) << r.err;
-  mounted_ = false;
-  WaitUnlocked(src_);
+  UnmountSource();
   EXPECT_EQ(ReadFile(serve_err_).find("diverged"), std::string::npos) << ReadFile(serve_err_);
 
   EXPECT_EQ(ExportSha(src_, "latest"), ExportSha(dst_, "latest"));
-  r = RunRpfs({"--vault", dst_, "verify"});
+  CliResult r = RunRpfs({"--vault", dst_, "verify"});
   EXPECT_EQ(0, r.exit_code) << r.out << r.err;
   EXPECT_NE(r.out.find("clean"), std::string::npos) << r.out;
   std::cout << "[lag] test took " << Since(test_start) << " s" << std::endl;

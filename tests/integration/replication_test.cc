@@ -15,25 +15,6 @@ namespace {
 
 class ReplicationTest : public ReplicationFixture {
  protected:
-  void MountSource() {
-    ASSERT_EQ(0, ::access("/dev/fuse", R_OK | W_OK))
-        << "/dev/fuse is not usable: FUSE tests cannot run here (they must not be skipped)";
-    mnt_ = dir_ / "mnt";
-    ASSERT_EQ(0, ::mkdir(mnt_.c_str(), 0755));
-    CliResult r = RunRpfs({"mount", src_, mnt_});
-    ASSERT_EQ(0, r.exit_code) << r.err;
-    mounted_ = true;
-  }
-  void UnmountSource() {
-    if (!mounted_) return;
-    EXPECT_EQ(0, RunRpfs({"umount", mnt_}).exit_code);
-    mounted_ = false;
-    WaitUnlocked(src_);
-  }
-  void TearDown() override {
-    UnmountSource();
-    ReplicationFixture::TearDown();
-  }
   std::string Flat() const { return mnt_ + "/disks/vm/d0-flat.vmdk"; }
 
   // Waits until the replicate writing JSON lines to `out` reports an ack;
@@ -60,8 +41,6 @@ class ReplicationTest : public ReplicationFixture {
     return {};
   }
 
-  std::string mnt_;
-  bool mounted_ = false;
 };
 
 TEST_F(ReplicationTest, KilledMidStreamThenOnceMakesTheTargetEqualTheSource) {
