@@ -192,6 +192,15 @@ class BlockWriter {
     }
     return false;
   }
+  // Waits until the writer stopped by itself (its next write failed).
+  bool WaitStopped(milliseconds timeout) {
+    auto end = Clock::now() + timeout;
+    while (Clock::now() < end) {
+      if (Progress().stopped) return true;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return false;
+  }
 
  private:
   void Run() {
@@ -586,6 +595,9 @@ TEST_F(CrashTest, Kill9DuringFsyncedWritesKeepsEveryFsyncedWrite) {
     std::this_thread::sleep_for(std::chrono::microseconds(Uniform(0, 3000)));
     pid_t pid = DaemonPid();
     ASSERT_NO_FATAL_FAILURE(KillDaemon9(pid));
+    // A writer preempted between two writes meets the dead mount only at
+    // its next one: give it that chance before stopping it.
+    writer.WaitStopped(milliseconds(10000));
     writer.Stop();
     WriterProgress p = writer.Progress();
     std::vector<Write> log = writer.Log();
