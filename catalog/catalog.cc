@@ -29,7 +29,8 @@ Status Catalog::Open(const std::string& dir, size_t initial_map_size,
              {"branches", &c->branches}, {"points", &c->points}, {"jobs", &c->jobs},
              {"blocks", &c->blocks_db},  {"timeline", &c->timeline},
              {"changes", &c->changes},   {"retired", &c->retired},
-             {"links", &c->links},       {"replications", &c->replications}};
+             {"links", &c->links},       {"replications", &c->replications},
+             {"plans", &c->plans}};
   for (auto& db : dbs) RPFS_RETURN_IF_ERROR(c->env_->OpenDb(db.name, db.dbi));
   c->blocks_ = std::make_unique<BlockMap>(c->env_.get(), c->blocks_db, c->changes);
   *out = std::move(c);

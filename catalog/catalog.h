@@ -121,7 +121,7 @@ class Catalog {
   }
 
   MDB_dbi meta = 0, groups = 0, disks = 0, branches = 0, points = 0, jobs = 0, blocks_db = 0,
-          changes = 0, timeline = 0, retired = 0, links = 0, replications = 0;
+          changes = 0, timeline = 0, retired = 0, links = 0, replications = 0, plans = 0;
 
  private:
   std::unique_ptr<Env> env_;

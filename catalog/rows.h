@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -123,7 +124,7 @@ struct Replication {
 };
 
 // A long operation: failover, test-failover, cleanup, reprotect,
-// failback, import, export. A job still "running" when the vault is next
+// failback, import, export, replicate, plan-OPERATION (a plan run). A job still "running" when the vault is next
 // opened belonged to a process that died: it becomes "interrupted".
 struct Job {
   uint64_t id = 0;
@@ -136,6 +137,9 @@ struct Job {
   uint64_t progress_done = 0;   // bytes
   uint64_t progress_total = 0;
   nlohmann::json checkpoint;    // what a rerun needs to continue (failback)
+  std::string plan;                // a plan run's plan (kind plan-OPERATION)
+  std::vector<std::string> lines;  // a plan run: one line per step
+  std::string output;              // the last 64 KiB of a failed plan script
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Group, name, retention_s, crash_every_s,
@@ -156,6 +160,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Replication, group, target, targ
                                                 follow_offset, catchup_seq, catchup_segment,
                                                 catchup_offset, updated_ns)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Job, id, kind, group, state, details, start_ns,
-                                                end_ns, progress_done, progress_total, checkpoint)
+                                                end_ns, progress_done, progress_total, checkpoint,
+                                                plan, lines, output)
 
 }  // namespace rpfs::catalog

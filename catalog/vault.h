@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "catalog/plan_rows.h"
 #include "catalog/replica_batch.h"
 #include "catalog/retention_rules.h"
 #include "catalog/rows.h"
@@ -227,6 +228,14 @@ class Vault {
   // succeeded if result is ok, else failed with result's message.
   Status FinishJob(Job* job, const Status& result);
   std::vector<Job> ListJobs() const;
+  uint64_t NextJobId() const;  // the id the next StartJob gives
+
+  // Recovery plans (vault_plans.cc). PutPlan writes the plan and, when
+  // given, a job row in one durable transaction.
+  Status PutPlan(const Plan& plan, const Job* job);
+  Status GetPlan(const std::string& name, Plan* plan) const;  // NotFound
+  std::vector<Plan> ListPlans() const;
+  Status DeletePlan(const std::string& name);
 
   // Replication, target side (vault_replica.cc). A replica group follows
   // one source vault's group of the same name; its disks have the

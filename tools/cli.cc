@@ -31,6 +31,7 @@ int RunCli(const std::vector<std::string>& args, Context* ctx) {
   RegisterVault(app, ctx);
   RegisterServe(app, ctx);
   RegisterReplicate(app, ctx);
+  RegisterPlan(app, ctx);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them so
   try {
     app.parse(reversed);

@@ -35,6 +35,7 @@ struct Context {
   std::ostream* err_stream = &std::cerr;
   std::string cwd;  // relative paths are taken from here when set
   std::shared_ptr<catalog::Vault> vault;  // already open (in the daemon)
+  std::string mountpoint;                 // the daemon's mount ("": not mounted here)
   // Long commands poll it: true once the user wants them to stop (a
   // signal here, the client gone in the daemon). Unset: StopRequested().
   std::function<bool()> cancelled;

@@ -25,5 +25,6 @@ void RegisterPrune(CLI::App& app, Context* ctx);
 void RegisterVault(CLI::App& app, Context* ctx);
 void RegisterServe(CLI::App& app, Context* ctx);      // replication target
 void RegisterReplicate(CLI::App& app, Context* ctx);  // replication source
+void RegisterPlan(CLI::App& app, Context* ctx);       // recovery plans
 
 }  // namespace rpfs::tools

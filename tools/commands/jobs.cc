@@ -1,5 +1,6 @@
 // rpfs jobs [--json]: every failover, test failover, cleanup, reprotect,
-// failback, import and export, oldest first (catalog/vault_jobs.cc).
+// failback, import, export, replication and plan run, oldest first
+// (catalog/vault_jobs.cc). A plan run's lines (one per step) follow it.
 #include <nlohmann/json.hpp>
 
 #include "catalog/time_format.h"
@@ -29,7 +30,7 @@ void RegisterJobs(CLI::App& app, Context* ctx) {
       ctx->out() << j.dump(2) << "\n";
       return;
     }
-    ctx->Printf("%-5s %-14s %-10s %-12s %-25s %-25s %-9s %s\n", "ID", "KIND", "GROUP", "STATE",
+    ctx->Printf("%-5s %-14s %-10s %-12s %-25s %-25s %-9s %s\n", "ID", "KIND", "GROUP/PLAN", "STATE",
                 "START", "END", "PROGRESS", "DETAILS");
     for (const catalog::Job& job : list) {
       std::string progress = "-";
@@ -38,9 +39,11 @@ void RegisterJobs(CLI::App& app, Context* ctx) {
       }
       ctx->Printf("%-5llu %-14s %-10s %-12s %-25s %-25s %-9s %s\n",
                   static_cast<unsigned long long>(job.id), job.kind.c_str(),
-                  job.group.empty() ? "-" : job.group.c_str(), job.state.c_str(),
+                  !job.group.empty() ? job.group.c_str() : !job.plan.empty() ? job.plan.c_str() : "-",
+                  job.state.c_str(),
                   when(job.start_ns).c_str(), when(job.end_ns).c_str(), progress.c_str(),
                   job.details.c_str());
+      for (const std::string& line : job.lines) ctx->Printf("      %s\n", line.c_str());
     }
   });
 }

@@ -1,4 +1,6 @@
 // rpfs mount VAULT MOUNTPOINT / rpfs umount MOUNTPOINT.
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,8 +71,14 @@ void RegisterMount(CLI::App& app, Context* ctx) {
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
     ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-rate: " + ps.message()));
-    o->control = [](std::shared_ptr<catalog::Vault> vault, const fs::ControlRequest& req,
-                    const fs::ControlStream& stream) {
+    char abs[PATH_MAX];
+    const std::string mountpoint =
+        ::realpath(ctx->Path(o->mountpoint).c_str(), abs) != nullptr ? abs : o->mountpoint;
+    char vabs[PATH_MAX];
+    const std::string vault_dir = ::realpath(o->vault_dir.c_str(), vabs) != nullptr ? vabs : o->vault_dir;
+    o->control = [mountpoint, vault_dir](std::shared_ptr<catalog::Vault> vault,
+                                         const fs::ControlRequest& req,
+                                         const fs::ControlStream& stream) {
       // Output goes to the client at every flush (std::endl), so long
       // commands (replicate, serve) report as they go.
       StreamedOutput out([&](const std::string& text) { stream.write(text, ""); });
@@ -80,6 +88,8 @@ void RegisterMount(CLI::App& app, Context* ctx) {
       Context c;
       c.vault = std::move(vault);
       c.cwd = req.cwd;
+      c.mountpoint = mountpoint;
+      c.vault_dir = vault_dir;  // the client may have named it by RPFS_VAULT
       c.out_stream = &out_stream;
       c.err_stream = &err_stream;
       c.cancelled = stream.cancelled;
