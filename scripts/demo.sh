@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A short tour of rpfs on a throw-away vault: installs what is missing,
 # builds, then creates a group and a disk, writes data, takes recovery
-# points, exports one, verifies the vault and prints what each step did.
+# points, exports one, drills a two-step recovery plan, verifies the vault
+# and prints what each step did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -48,6 +49,20 @@ echo "apparent size $(stat -c %s "$work/before.raw") bytes, allocated $(( $(stat
 
 step "$rpfs" export iis1/disk0 --point latest-app --format raw "$work/latest.raw"
 expect_at latest.raw 2 2 v2.bin "the second write"
+
+echo; echo "== a recovery plan: the database first, then the web tier; a drill (test failover)"
+step "$rpfs" group create db
+step "$rpfs" disk create sql1/disk0 --size 16M --group db
+cat > "$work/shop.json" <<'JSON'
+{"steps": [
+  {"groups": ["db"], "post": ["echo \"  boot $RPFS_GROUPS from: $RPFS_DISKS\""]},
+  {"groups": ["web"], "post": ["echo \"  boot $RPFS_GROUPS from: $RPFS_DISKS\""]}
+]}
+JSON
+step "$rpfs" plan create shop --file "$work/shop.json"
+step "$rpfs" plan failover shop --test
+step "$rpfs" plan list
+step "$rpfs" plan cleanup shop
 
 echo; echo "== check every checksum and every index entry"
 step "$rpfs" verify --deep

@@ -107,11 +107,11 @@ TEST_F(PlanRefusalTest, CreateRefusesBadFilesNamesAndStates) {
   // Groups in conflicting states.
   Vault({"failover", "app", "--point", "latest", "--name", "app-fo"});
   Refused({"plan", "create", "q", "--file", File("mixed.json", R"({"steps": [{"groups": ["web", "app"]}]})")},
-          "conflicting states: mixed (web protected, app failed-over)");
+          "mixed.json: its groups are in conflicting states: mixed (web protected, app failed-over)");
   // A group held by another plan that is not protected.
   Vault({"plan", "failover", "p", "--test"});
   Refused({"plan", "create", "q", "--file", File("shared.json", R"({"steps": [{"groups": ["db"]}]})")},
-          "group db is also in plan p, which is test failover complete");
+          "shared.json: plan q: group db is also in plan p, which is test failover complete");
 }
 
 TEST_F(PlanRefusalTest, RunsRefuseWrongStatesPointsAndTargets) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -284,7 +285,10 @@ class Alternator {
     if (thread_.joinable()) thread_.join();
   }
   uint64_t done() const { return done_; }
-  std::string error() const { return error_; }
+  std::string error() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return error_;
+  }
 
  private:
   void Run() {
@@ -295,6 +299,7 @@ class Alternator {
       for (size_t at = 0; at < sizeof block; at += 8) std::memcpy(block + at, &n, 8);
       if (::pwrite(fds[i % 2], block, sizeof block, static_cast<off_t>((first_ + i / 2) * sizeof block)) !=
           static_cast<ssize_t>(sizeof block)) {
+        std::lock_guard<std::mutex> l(mu_);
         error_ = std::string("pwrite: ") + std::strerror(errno);
         break;
       }
@@ -308,6 +313,7 @@ class Alternator {
   uint64_t first_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> done_{0};
+  mutable std::mutex mu_;
   std::string error_;
   std::thread thread_;
 };

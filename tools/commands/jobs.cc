@@ -30,14 +30,14 @@ void RegisterJobs(CLI::App& app, Context* ctx) {
       ctx->out() << j.dump(2) << "\n";
       return;
     }
-    ctx->Printf("%-5s %-14s %-10s %-12s %-25s %-25s %-9s %s\n", "ID", "KIND", "GROUP/PLAN", "STATE",
+    ctx->Printf("%-5s %-18s %-10s %-12s %-25s %-25s %-9s %s\n", "ID", "KIND", "GROUP/PLAN", "STATE",
                 "START", "END", "PROGRESS", "DETAILS");
     for (const catalog::Job& job : list) {
       std::string progress = "-";
       if (job.progress_total > 0) {
         progress = std::to_string(job.progress_done * 100 / job.progress_total) + "%";
       }
-      ctx->Printf("%-5llu %-14s %-10s %-12s %-25s %-25s %-9s %s\n",
+      ctx->Printf("%-5llu %-18s %-10s %-12s %-25s %-25s %-9s %s\n",
                   static_cast<unsigned long long>(job.id), job.kind.c_str(),
                   !job.group.empty() ? job.group.c_str() : !job.plan.empty() ? job.plan.c_str() : "-",
                   job.state.c_str(),

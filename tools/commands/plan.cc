@@ -163,7 +163,7 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
                                                ": its groups are in conflicting states: " + p.state));
     }
     s = CheckOtherPlans(*v, p);
-    if (!s.ok()) return ctx->Fail(s);
+    if (!s.ok()) return ctx->Fail(Status::InvalidArgument("plan file " + a->file + ": " + s.message()));
     p.created_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
