@@ -285,6 +285,12 @@ class Alternator {
     if (thread_.joinable()) thread_.join();
   }
   uint64_t done() const { return done_; }
+  bool running() const { return !finished_; }
+  // Waits until n writes are done (false if the writer ended first).
+  bool WaitFor(uint64_t n) const {
+    while (done_ < n && running()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return done_ >= n;
+  }
   std::string error() const {
     std::lock_guard<std::mutex> l(mu_);
     return error_;
@@ -304,15 +310,24 @@ class Alternator {
         break;
       }
       done_ = n;
+      // About a thousand writes a second: slow steps (a point, the plan
+      // run; seconds under ASan) must not outlast the 8192 writes.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     for (int fd : fds) {
       if (fd >= 0) ::close(fd);
     }
+    if (fds[0] < 0 || fds[1] < 0) {
+      std::lock_guard<std::mutex> l(mu_);
+      error_ = std::string("open: ") + std::strerror(errno);
+    }
+    finished_ = true;
   }
   std::string db_, web_;
   uint64_t first_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> done_{0};
+  std::atomic<bool> finished_{false};
   mutable std::mutex mu_;
   std::string error_;
   std::thread thread_;
@@ -338,16 +353,15 @@ TEST_F(PlanTest, LatestAndLatestCrashPutEveryGroupAtOneSequence) {
     const uint64_t first = point == "latest" ? 4096 : 0;
     Alternator writer(mnt_ + "/disks/db/d0-flat.vmdk", mnt_ + "/disks/web/d0-flat.vmdk", first);
     writer.Start();
-    while (writer.done() < 300 && writer.error().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(writer.WaitFor(300)) << writer.error();
     const uint64_t before_point = writer.done();
     TakePoint("db");  // a crash point of db in the middle of the writes
     const uint64_t after_point = writer.done();
-    while (writer.done() < after_point + 300 && writer.error().empty()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    ASSERT_TRUE(writer.WaitFor(after_point + 300)) << writer.error();
     const uint64_t before_failover = writer.done();
     Rpfs({"plan", "failover", "pair", "--test", "--point", point});
     const uint64_t after_failover = writer.done();
+    ASSERT_TRUE(writer.running()) << "the writer ran out of blocks before the plan had run";
     writer.Stop();
     ASSERT_EQ("", writer.error());
     const auto branches = Branches("pair");
