@@ -69,6 +69,14 @@ void CopyTree(const std::string& from, const std::string& to) {
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }
 
+bool WaitForFile(const std::string& path, int timeout_ms) {
+  for (int waited = 0; ::access(path.c_str(), F_OK) != 0; waited += 20) {
+    if (waited >= timeout_ms) return false;
+    ::usleep(20000);
+  }
+  return true;
+}
+
 CliResult RunRpfs(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<std::string> argv = {RPFS_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());

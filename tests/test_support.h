@@ -45,6 +45,8 @@ void TruncateFile(const std::string& path, uint64_t size);
 void FlipBit(const std::string& path, uint64_t offset, int bit);
 // Copies a directory tree (cp -a).
 void CopyTree(const std::string& from, const std::string& to);
+// Waits until path exists (a pid file a script writes); false after timeout_ms.
+bool WaitForFile(const std::string& path, int timeout_ms = 30000);
 
 // Fills out[0, n) (n a multiple of 8) with bytes that are a function of
 // (block, seq) alone: a model of a disk keeps which seq wrote each block,

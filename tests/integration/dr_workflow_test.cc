@@ -55,14 +55,9 @@ class DrWorkflowTest : public MountedVault {
  protected:
   // The fixture's vault, without its disk: each test brings its own.
   void SetUp() override {
-    ASSERT_EQ(0, ::access("/dev/fuse", R_OK | W_OK))
-        << "/dev/fuse is not usable: FUSE tests cannot run here (they must not be skipped)";
-    vault_ = dir_ / "vault";
-    mnt_ = dir_ / "mnt";
+    ASSERT_NO_FATAL_FAILURE(InitVault());
     onprem_ = dir_ / "onprem";
-    ASSERT_EQ(0, ::mkdir(mnt_.c_str(), 0755));
     ASSERT_EQ(0, ::mkdir(onprem_.c_str(), 0755));
-    Expect({"init", vault_});
     Rpfs({"group", "create", "web"});
   }
   CliResult Fails(std::vector<std::string> args) {

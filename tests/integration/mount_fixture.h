@@ -21,15 +21,20 @@ namespace rpfs::testing {
 class MountedVault : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(InitVault());
+    Expect({"--vault", vault_, "group", "create", "g"});
+    Expect({"--vault", vault_, "disk", "create", "vm/d0", "--size", "64M", "--group", "g"});
+    Mount();
+  }
+
+  // A new vault and an empty mount point; fails loudly without FUSE.
+  void InitVault() {
     ASSERT_EQ(0, ::access("/dev/fuse", R_OK | W_OK))
         << "/dev/fuse is not usable: FUSE tests cannot run here (they must not be skipped)";
     vault_ = dir_ / "vault";
     mnt_ = dir_ / "mnt";
     ASSERT_EQ(0, ::mkdir(mnt_.c_str(), 0755));
     Expect({"init", vault_});
-    Expect({"--vault", vault_, "group", "create", "g"});
-    Expect({"--vault", vault_, "disk", "create", "vm/d0", "--size", "64M", "--group", "g"});
-    Mount();
   }
 
   void TearDown() override {

@@ -27,14 +27,9 @@ struct ScriptSeen {
 class PlanFixture : public MountedVault {
  protected:
   void SetUp() override {
-    ASSERT_EQ(0, ::access("/dev/fuse", R_OK | W_OK))
-        << "/dev/fuse is not usable: FUSE tests cannot run here (they must not be skipped)";
-    vault_ = dir_ / "vault";
-    mnt_ = dir_ / "mnt";
+    ASSERT_NO_FATAL_FAILURE(InitVault());
     log_ = dir_ / "scripts.log";
     log_sh_ = dir_ / "log.sh";
-    ASSERT_EQ(0, ::mkdir(mnt_.c_str(), 0755));
-    Expect({"init", vault_});
     for (const char* g : {"db", "web", "app"}) {
       Rpfs({"group", "create", g});
       Rpfs({"disk", "create", std::string(g) + "/d0", "--size", "32M", "--group", g});

@@ -223,10 +223,7 @@ TEST_F(PlanRefusalTest, Kill9OfThePlanProcessThenResume) {
   pid_t runner = SpawnProgram({RPFS_BINARY, "--vault", vault_, "plan", "failover", "p"}, dir_ / "run.out",
                               dir_ / "run.err");
   ASSERT_GT(runner, 0);
-  for (int i = 0; i < 600 && ::access(pid_file.c_str(), R_OK) != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(0, ::access(pid_file.c_str(), R_OK)) << ReadFile(dir_ / "run.err");
+  ASSERT_TRUE(WaitForFile(pid_file)) << ReadFile(dir_ / "run.err");
   ASSERT_EQ(0, ::kill(runner, SIGKILL));
   int status = 0;
   ASSERT_EQ(runner, ::waitpid(runner, &status, 0));

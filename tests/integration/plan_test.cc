@@ -198,11 +198,7 @@ TEST_F(PlanTest, Kill9OfThePlanClientDuringAStep2ScriptThenResume) {
   pid_t client = SpawnProgram({RPFS_BINARY, "--vault", vault_, "plan", "failover", "shop"},
                               dir_ / "client.out", dir_ / "client.err");
   ASSERT_GT(client, 0);
-  for (int i = 0; i < 600 && ::access(pid_file.c_str(), R_OK) != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(0, ::access(pid_file.c_str(), R_OK)) << "the step-2 script never started: "
-                                                 << ReadFile(dir_ / "client.err");
+  ASSERT_TRUE(WaitForFile(pid_file)) << "the step-2 script never started: " << ReadFile(dir_ / "client.err");
   ASSERT_EQ(0, ::kill(client, SIGKILL));
   int status = 0;
   ASSERT_EQ(client, ::waitpid(client, &status, 0));
@@ -251,10 +247,7 @@ TEST_F(PlanTest, CancelStopsALiveRunAndCleanupRemovesWhatItMade) {
   pid_t client = SpawnProgram({RPFS_BINARY, "--vault", vault_, "plan", "failover", "shop", "--test"},
                               dir_ / "client.out", dir_ / "client.err");
   ASSERT_GT(client, 0);
-  for (int i = 0; i < 600 && ::access(pid_file.c_str(), R_OK) != 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_EQ(0, ::access(pid_file.c_str(), R_OK)) << ReadFile(dir_ / "client.err");
+  ASSERT_TRUE(WaitForFile(pid_file)) << ReadFile(dir_ / "client.err");
   EXPECT_EQ("running test-failover at step 2", State("shop"));
   CliResult c = Rpfs({"plan", "cancel", "shop"});
   EXPECT_NE(std::string::npos, c.out.find("test failover cancelled")) << c.out;
