@@ -69,6 +69,20 @@ void CopyTree(const std::string& from, const std::string& to) {
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }
 
+bool IsMounted(const std::string& mnt) {
+  std::error_code ec;
+  std::string real = std::filesystem::weakly_canonical(mnt, ec).string();
+  std::istringstream in(ReadFile("/proc/self/mountinfo"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, point;
+    f >> id >> parent >> dev >> root >> point;
+    if (point == real || point == mnt) return true;
+  }
+  return false;
+}
+
 bool WaitForFile(const std::string& path, int timeout_ms) {
   for (int waited = 0; ::access(path.c_str(), F_OK) != 0; waited += 20) {
     if (waited >= timeout_ms) return false;

@@ -45,6 +45,9 @@ void TruncateFile(const std::string& path, uint64_t size);
 void FlipBit(const std::string& path, uint64_t offset, int bit);
 // Copies a directory tree (cp -a).
 void CopyTree(const std::string& from, const std::string& to);
+// True if a file system is mounted at mnt (or at what it resolves to),
+// per /proc/self/mountinfo.
+bool IsMounted(const std::string& mnt);
 // Waits until path exists (a pid file a script writes); false after timeout_ms.
 bool WaitForFile(const std::string& path, int timeout_ms = 30000);
 

@@ -1,6 +1,8 @@
 #include "tools/cli_support.h"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -156,6 +158,11 @@ Status ParseDuration(std::string_view text, uint64_t* seconds) {
   }
   *seconds = total;
   return Status::OK();
+}
+
+std::string RealPath(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) != nullptr ? std::string(buf) : path;
 }
 
 std::string FormatBytes(uint64_t bytes) {

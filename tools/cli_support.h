@@ -64,6 +64,8 @@ int RunCli(const std::vector<std::string>& args, Context* ctx);
 Status ParseSize(std::string_view text, uint64_t* bytes);
 // "72h", "5m", "30s", "15d", "1h30m": seconds.
 Status ParseDuration(std::string_view text, uint64_t* seconds);  // "0" alone needs no unit
+// The canonical absolute path of an existing file, else `path` unchanged.
+std::string RealPath(const std::string& path);
 std::string FormatBytes(uint64_t bytes);     // "1.5 GiB"
 std::string FormatDuration(uint64_t seconds);  // "72h", "5m"
 

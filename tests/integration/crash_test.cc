@@ -403,20 +403,6 @@ bool InSyscall(pid_t pid, long nr) {
   return false;
 }
 
-bool IsMounted(const std::string& mnt) {
-  std::error_code ec;
-  std::string real = std::filesystem::weakly_canonical(mnt, ec).string();
-  std::istringstream in(ReadFile("/proc/self/mountinfo"));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string id, parent, dev, root, point;
-    f >> id >> parent >> dev >> root >> point;
-    if (point == real || point == mnt) return true;
-  }
-  return false;
-}
-
 uint64_t DirBytes(const std::string& dir) {
   uint64_t n = 0;
   std::error_code ec;

@@ -95,18 +95,6 @@ size_t CountLeakedPieces(const std::string& dir, const std::string& data, std::s
   return n;
 }
 
-bool IsMounted(const std::string& mnt) {
-  std::istringstream in(ReadFile("/proc/self/mountinfo"));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string id, parent, dev, root, point;
-    f >> id >> parent >> dev >> root >> point;
-    if (point == mnt) return true;
-  }
-  return false;
-}
-
 class EncryptedMount : public ::testing::Test {
  protected:
   void SetUp() override {

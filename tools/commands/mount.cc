@@ -1,6 +1,4 @@
 // rpfs mount VAULT MOUNTPOINT / rpfs umount MOUNTPOINT.
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,11 +69,8 @@ void RegisterMount(CLI::App& app, Context* ctx) {
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
     ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-rate: " + ps.message()));
-    char abs[PATH_MAX];
-    const std::string mountpoint =
-        ::realpath(ctx->Path(o->mountpoint).c_str(), abs) != nullptr ? abs : o->mountpoint;
-    char vabs[PATH_MAX];
-    const std::string vault_dir = ::realpath(o->vault_dir.c_str(), vabs) != nullptr ? vabs : o->vault_dir;
+    const std::string mountpoint = RealPath(ctx->Path(o->mountpoint));
+    const std::string vault_dir = RealPath(o->vault_dir);
     o->control = [mountpoint, vault_dir](std::shared_ptr<catalog::Vault> vault,
                                          const fs::ControlRequest& req,
                                          const fs::ControlStream& stream) {

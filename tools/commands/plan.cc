@@ -1,8 +1,5 @@
 // rpfs plan create|list|show|delete and the plan runs: failover [--test],
 // cleanup, reprotect, failback, resume, cancel (tools/plan_runner.h).
-#include <limits.h>
-#include <stdlib.h>
-
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -18,14 +15,9 @@
 namespace rpfs::tools {
 namespace {
 
-std::string Absolute(const std::string& path) {
-  char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) != nullptr ? std::string(buf) : path;
-}
-
 PlanHost HostFor(Context* ctx) {
   PlanHost host;
-  host.vault_dir = Absolute(ctx->VaultDir());
+  host.vault_dir = RealPath(ctx->VaultDir());
   host.mountpoint = ctx->mountpoint;
   host.cwd = ctx->cwd;
   host.cancelled = ctx->cancelled;
@@ -156,7 +148,7 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
       return ctx->Fail(Status::InvalidArgument("plan " + a->name + " exists (plan delete it first)"));
     }
     p.name = a->name;
-    p.file = Absolute(path);
+    p.file = RealPath(path);
     p.state = StateOfGroups(*v, p.steps);
     if (p.state.rfind("mixed", 0) == 0) {
       return ctx->Fail(Status::InvalidArgument("plan file " + a->file +
@@ -322,7 +314,7 @@ void RegisterRuns(CLI::App* plan, Context* ctx) {
       if (eq == std::string::npos || eq == 0 || eq + 1 == t.size()) {
         return ctx->Fail(Status::InvalidArgument("--target " + t + ": expected VM/DISK=PATH"));
       }
-      if (!o.targets.emplace(t.substr(0, eq), Absolute(ctx->Path(t.substr(eq + 1)))).second) {
+      if (!o.targets.emplace(t.substr(0, eq), RealPath(ctx->Path(t.substr(eq + 1)))).second) {
         return ctx->Fail(Status::InvalidArgument("--target: disk " + t.substr(0, eq) + " is given twice"));
       }
     }
