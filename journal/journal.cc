@@ -129,7 +129,6 @@ Status Journal::Roll(uint64_t first_seq) {
   h.first_seq = first_seq;
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
-  w->set_write_behind(false);
   sealing_ = std::move(writer_);
   writer_ = std::move(w);
   segments_.push_back(h.segment);
@@ -148,7 +147,6 @@ void Journal::SealedLocked(const std::shared_ptr<SegmentWriter>& sealed) {
   if (sealing_ != sealed) return;  // someone else got there first
   sealing_.reset();
   seal_failed_ = false;
-  writer_->set_write_behind(true);
   seal_cv_.notify_all();
 }
 

@@ -69,14 +69,6 @@ Status SegmentWriter::Flush() {
     }
     done += static_cast<size_t>(n);
   }
-  // Start writeback of what just went out, without waiting for it: the
-  // device then works while new records arrive, and the fdatasync at a
-  // segment roll or an fsync finds little left to write. Advisory: if the
-  // kernel refuses, the next sync does all the work.
-  if (write_behind_) {
-    ::sync_file_range(fd_, static_cast<off64_t>(flushed_), static_cast<off64_t>(buffer_.size()),
-                      SYNC_FILE_RANGE_WRITE);
-  }
   flushed_ += buffer_.size();
   buffer_.clear();
   return Status::OK();

@@ -38,12 +38,6 @@ class SegmentWriter {
   Status Flush();
   Status Sync();  // Flush + fdatasync
 
-  // Write-behind: after each flush, start the device writing what went
-  // out (sync_file_range), so a later fdatasync finds little left to do.
-  // On by default; Journal turns it off while an older segment is not yet
-  // durable, so this one's records cannot reach the disk before it.
-  void set_write_behind(bool on) { write_behind_ = on; }
-
   int fd() const { return fd_; }
   uint32_t segment() const { return segment_; }
   uint64_t size() const { return flushed_ + buffer_.size(); }
@@ -60,7 +54,6 @@ class SegmentWriter {
   uint32_t segment_;
   uint64_t flushed_;    // bytes in the file
   std::string buffer_;  // bytes appended after flushed_
-  bool write_behind_ = true;
 };
 
 }  // namespace rpfs::journal
