@@ -93,9 +93,12 @@ Status Vault::Create(const std::string& dir, const VaultOptions& options,
     return Status::InvalidArgument("bad block size " + std::to_string(bs) +
                                    ": must be a power of two from 512 to 1048576");
   }
-  if (options.compression_level < 0 || options.compression_level > 19) {
+  if (options.compression_level < kMinCompressionLevel ||
+      options.compression_level > kMaxCompressionLevel) {
     return Status::InvalidArgument("bad compression level " +
-                                   std::to_string(options.compression_level) + ": 0 to 19");
+                                   std::to_string(options.compression_level) + ": " +
+                                   std::to_string(kMinCompressionLevel) + " to " +
+                                   std::to_string(kMaxCompressionLevel));
   }
   if (options.max_segment_bytes < (1u << 20) || options.max_segment_bytes > (1ull << 30)) {
     return Status::InvalidArgument("bad segment size: 1 MiB to 1 GiB");

@@ -41,7 +41,7 @@ namespace rpfs::catalog {
 
 struct VaultOptions {
   uint32_t block_size = 4096;
-  int compression_level = 1;  // zstd level, 0 = store
+  int compression_level = kDefaultCompressionLevel;  // zstd level, 0 = store
   uint64_t max_segment_bytes = 64ull << 20;
   std::string passphrase_hash;
   uint64_t max_size = 0;  // see VaultMeta::max_size

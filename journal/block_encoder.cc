@@ -1,6 +1,7 @@
 #include "journal/block_encoder.h"
 
 #include <algorithm>
+#include <array>
 
 #include "journal/payload_codec.h"
 #include "journal/record_format.h"
@@ -12,8 +13,21 @@ constexpr uint32_t kMaxStretch = 64;
 // Below this many blocks a request is encoded on the caller's thread:
 // waking a helper costs more than it saves.
 constexpr size_t kParallelBlocks = 32;
-constexpr uint32_t kParallelMinStretch = 8;
+constexpr size_t kGateSlots = 64;  // streams by number % kGateSlots
 }  // namespace
+
+BlockEncoder::Gate& BlockEncoder::GateFor(uint32_t stream) {
+  // One set of gates per thread, for the encoder it last served (a
+  // process may hold several vaults): a stale gate costs time, never
+  // correctness.
+  thread_local const BlockEncoder* owner = nullptr;
+  thread_local std::array<Gate, kGateSlots> gates;
+  if (owner != this) {
+    owner = this;
+    gates.fill(Gate());
+  }
+  return gates[stream % kGateSlots];
+}
 
 void BlockEncoder::Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out) {
   if (IsAllZero(data, n)) {
@@ -25,33 +39,28 @@ void BlockEncoder::Encode(uint32_t stream, const char* data, size_t n, EncodedBl
   out->flags = 0;
   out->body = data;
   out->body_len = static_cast<uint32_t>(n);
-  if (level_ <= 0) return;
-  Gate& g = gates_[stream % gates_.size()];
-  uint32_t skip = g.skip.load(std::memory_order_relaxed);
-  if (skip > 0) {
-    g.skip.store(skip - 1, std::memory_order_relaxed);
+  if (level_ == 0) return;
+  Gate& g = GateFor(stream);
+  if (g.skip > 0) {
+    --g.skip;
     return;
   }
   if (CompressPayload(level_, data, n, n - n / 8, &out->compressed)) {
-    g.stretch.store(0, std::memory_order_relaxed);
+    g.stretch = 0;
     out->flags = kZstd;
     out->body = out->compressed.data();
     out->body_len = static_cast<uint32_t>(out->compressed.size());
     return;
   }
-  uint32_t stretch = g.stretch.load(std::memory_order_relaxed);
-  stretch = std::min(kMaxStretch, stretch == 0 ? 1 : stretch * 2);
-  g.stretch.store(stretch, std::memory_order_relaxed);
-  g.skip.store(stretch, std::memory_order_relaxed);
+  g.stretch = std::min(kMaxStretch, g.stretch == 0 ? 1 : g.stretch * 2);
+  g.skip = g.stretch;
 }
 
 void BlockEncoder::EncodeRun(uint32_t stream, const char* data, size_t count, size_t block_size,
                              EncodedBlock* out) {
   // A stream that keeps failing to compress skips most attempts: then
   // zero tests are all the work, and waking helpers would cost more.
-  const bool backing_off =
-      gates_[stream % gates_.size()].stretch.load(std::memory_order_relaxed) >= kParallelMinStretch;
-  if (count < kParallelBlocks || level_ <= 0 || backing_off) {
+  if (count < kParallelBlocks || level_ == 0 || BackingOff(stream)) {
     for (size_t i = 0; i < count; ++i) Encode(stream, data + i * block_size, block_size, out + i);
     return;
   }

@@ -1,21 +1,22 @@
 // BlockEncoder: turns whole blocks into record payloads (zero flag, zstd,
 // or stored as they are), before the writer takes the journal lock.
 //
-// Compression is adaptive, per stream (a disk): a block that zstd cannot
-// shrink by at least an eighth is stored as it is, and the next blocks of
-// that stream skip the attempt, for a stretch that doubles with every
-// further failure (up to 64 blocks). Already-compressed or encrypted guest
-// data then costs one try in 65 instead of a full zstd pass per block,
-// which at 4 KiB blocks is most of the write path's CPU. The first
-// compressible block resets the stretch. Storing near-incompressible
-// blocks as they are also keeps their reads free of decompression.
+// Compression is adaptive, per stream (a disk) and thread: a block that
+// zstd cannot shrink by at least an eighth is stored as it is, and the
+// next blocks of that stream on that thread skip the attempt, for a
+// stretch that doubles with every further failure (up to 64 blocks).
+// Already-compressed or encrypted guest data then costs one try in 65
+// instead of a full zstd pass per block, which at 4 KiB blocks is most of
+// the write path's CPU. The first compressible block resets the stretch.
+// Storing near-incompressible blocks as they are also keeps their reads
+// free of decompression. The state is the thread's, not the stream's:
+// writers of one disk on several threads (an import's pieces, FUSE
+// requests) each write their own stretch of it, and one writing text must
+// not keep resetting the stretch of another writing random bytes.
 //
-// Thread-safe: the adaptive state is per stream slot and lock-free; racing
-// writers of one stream may both try, which costs time, never correctness.
+// Thread-safe.
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -44,11 +45,15 @@ class BlockEncoder {
 
  private:
   struct Gate {
-    std::atomic<uint32_t> skip{0};     // attempts still to skip
-    std::atomic<uint32_t> stretch{0};  // the next skip after a failure
+    uint32_t skip = 0;     // attempts still to skip
+    uint32_t stretch = 0;  // the next skip after a failure
   };
+  // This thread's gate for `stream` of this encoder.
+  Gate& GateFor(uint32_t stream);
+  bool BackingOff(uint32_t stream) { return GateFor(stream).stretch >= kParallelMinStretch; }
+
+  static constexpr uint32_t kParallelMinStretch = 8;
   int level_;
-  std::array<Gate, 64> gates_;  // by stream % 64
 };
 
 }  // namespace rpfs::journal

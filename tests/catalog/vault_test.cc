@@ -136,5 +136,43 @@ TEST_F(VaultTest, TimeAndSeqViews) {
             v_->ResolveView(d_, "@2025-11-25 noon", &view, &what).code());
 }
 
+TEST(VaultCompression, LevelsFromTheFastestToNineteenAndTheDefaultCompresses) {
+  TempDir dir;
+  for (int level : {kMinCompressionLevel - 1, kMaxCompressionLevel + 1}) {
+    VaultOptions vo;
+    vo.compression_level = level;
+    std::unique_ptr<Vault> v;
+    Status s = Vault::Create(dir / ("bad" + std::to_string(level)), vo, OpenOptions(), &v);
+    EXPECT_EQ(Status::Code::kInvalidArgument, s.code()) << level;
+    EXPECT_NE(std::string::npos, s.message().find(std::to_string(level) + ": -7 to 19"))
+        << s.message();
+  }
+  EXPECT_EQ(-1, VaultOptions().compression_level);
+  // The default (a fast level) and the range's ends store text compressed.
+  for (int level : {kDefaultCompressionLevel, kMinCompressionLevel, kMaxCompressionLevel}) {
+    VaultOptions vo;
+    vo.compression_level = level;
+    std::unique_ptr<Vault> v;
+    ASSERT_TRUE(Vault::Create(dir / ("ok" + std::to_string(level)), vo, OpenOptions(), &v).ok());
+    Group g;
+    g.name = "g";
+    ASSERT_TRUE(v->CreateGroup(g).ok());
+    Disk d;
+    ASSERT_TRUE(v->CreateDisk("vm/d", 1 << 20, "g", &d).ok());
+    std::string text;
+    while (text.size() < (256u << 10)) text += "line " + std::to_string(text.size()) + " of a log\n";
+    text.resize(256u << 10);
+    VaultStats before, after;
+    ASSERT_TRUE(v->Stats(&before).ok());
+    ASSERT_TRUE(v->Write(d.id, 0, text.data(), text.size()).ok());
+    ASSERT_TRUE(v->Sync().ok());
+    ASSERT_TRUE(v->Stats(&after).ok());
+    EXPECT_LT(after.journal_bytes - before.journal_bytes, text.size() / 2) << "level " << level;
+    std::string got(text.size(), '\0');
+    ASSERT_TRUE(v->Read(d.id, v->Latest(d), 0, got.size(), got.data()).ok());
+    EXPECT_EQ(text, got) << "level " << level;
+  }
+}
+
 }  // namespace
 }  // namespace rpfs::catalog

@@ -1,6 +1,7 @@
 // BlockEncoder: every block round-trips through DecodePayload whatever the
 // encoder chose, compression backs off on incompressible runs and comes
-// back, and a parallel run gives what a serial one would. WorkerPool: each
+// back (per thread), fast (negative) levels compress, and a parallel run
+// gives what a serial one would. WorkerPool: each
 // index runs exactly once, also with several callers at once.
 #include "journal/block_encoder.h"
 
@@ -90,6 +91,47 @@ TEST(BlockEncoder, BacksOffOnIncompressibleRunsPerStreamAndRecovers) {
   for (int i = 0; i < 10; ++i) {
     enc.Encode(3, text.data(), kBlock, &e);
     EXPECT_EQ(e.flags, kZstd) << i;
+    EXPECT_EQ(Decode(e), text);
+  }
+}
+
+TEST(BlockEncoder, BackOffIsPerThreadSoOneWritersRandomDataSkipsNoOtherWritersBlocks) {
+  // Two writers of one disk (an import's pieces, FUSE requests): one
+  // writes random bytes and backs off, the other writes text at the same
+  // time. The text must still be compressed from its first block on.
+  BlockEncoder enc(1);
+  std::thread random_writer([&] {
+    std::mt19937 rng(4);
+    EncodedBlock e;
+    for (int i = 0; i < 20; ++i) {
+      std::string r = RandomBlock(rng);
+      enc.Encode(5, r.data(), kBlock, &e);
+      ASSERT_EQ(e.flags, 0);
+    }
+  });
+  random_writer.join();  // its stretch is long now, and it stopped mid-skip
+  std::thread text_writer([&] {
+    EncodedBlock e;
+    for (int i = 0; i < 5; ++i) {
+      std::string text = TextBlock(i);
+      enc.Encode(5, text.data(), kBlock, &e);
+      EXPECT_EQ(e.flags, kZstd) << "block " << i << " of the text writer was not compressed";
+      EXPECT_EQ(Decode(e), text);
+    }
+  });
+  text_writer.join();
+}
+
+TEST(BlockEncoder, FastLevelsCompress) {
+  // Negative levels are zstd's fast ones (the vault default is -1), not
+  // "off": only level 0 stores everything.
+  for (int level : {-1, -7}) {
+    BlockEncoder enc(level);
+    std::string text = TextBlock(7);
+    EncodedBlock e;
+    enc.Encode(0, text.data(), kBlock, &e);
+    EXPECT_EQ(e.flags, kZstd) << "level " << level;
+    EXPECT_LT(e.body_len, kBlock / 2) << "level " << level;
     EXPECT_EQ(Decode(e), text);
   }
 }

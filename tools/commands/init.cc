@@ -11,7 +11,7 @@ namespace rpfs::tools {
 void RegisterInit(CLI::App& app, Context* ctx) {
   struct Args {
     std::string dir, block_size = "4096", segment_size = "64M", passphrase_file, max_size = "0";
-    int compression = 1;
+    int compression = catalog::kDefaultCompressionLevel;
     bool encrypt = false;
   };
   auto args = std::make_shared<Args>();
@@ -20,7 +20,8 @@ void RegisterInit(CLI::App& app, Context* ctx) {
               "passphrase is generated and printed once");
   cmd->add_option("DIR", args->dir, "Vault directory (must not hold a vault)")->required();
   cmd->add_option("--block-size", args->block_size, "Block size, a power of two (default 4096)");
-  cmd->add_option("--compression", args->compression, "zstd level for journal payloads, 0 = off (default 1)");
+  cmd->add_option("--compression", args->compression,
+                  "zstd level for journal payloads: 1 to 19, negative for zstd's fast levels (-1 to -7), 0 = off (default -1)");
   cmd->add_option("--segment-size", args->segment_size, "Maximum journal segment size (default 64M)");
   cmd->add_option("--max-size", args->max_size,
                   "Size cap for journal + catalog (e.g. 500G; default 0 = none): near it, the "
