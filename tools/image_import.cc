@@ -1,8 +1,6 @@
 #include "tools/image_import.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -10,17 +8,18 @@
 #include <vector>
 
 #include "journal/payload_codec.h"
-#include "journal/worker_pool.h"
+#include "tools/ordered_pipeline.h"
 
 namespace rpfs::tools {
 namespace {
 
-// Batches read ahead of the writers: enough to keep them busy while the
-// reader waits on the image, few enough to bound memory.
-constexpr size_t kQueuedBatches = 2;
-// The writers share a batch in pieces of this size (whole blocks), each
-// one Vault::Write: a 1 MiB stretch of data is two pieces, written (and
-// compressed) on two cores at once.
+// Batches handed to the writers and not yet done: enough to keep every
+// core busy while the reader waits on the image, few enough to bound
+// memory (each is up to kImportWriteBytes).
+constexpr size_t kBatchesInFlight = 6;
+// A writer writes its batch in pieces of this size (whole blocks), each
+// one Vault::Write: the write lock is then held for one piece at a time,
+// and the other writers compress theirs meanwhile.
 constexpr uint64_t kWritePieceBytes = uint64_t{512} << 10;
 
 // What the reader found in a stretch of the image: the data, back to
@@ -38,76 +37,48 @@ struct Batch {
   uint64_t reached = 0;  // the disk offset the image was read to
 };
 
-// The hand-over between the reader thread and the writer. Batches go back
-// to `spare` after use, so an import allocates a few buffers in all.
-class BatchQueue {
- public:
-  // Reader side. False once the writer gave up.
-  bool Put(Batch* b) {
-    std::unique_lock<std::mutex> l(mu_);
-    room_.wait(l, [&] { return stopped_ || ready_.size() < kQueuedBatches; });
-    if (stopped_) return false;
-    const uint64_t reached = b->reached;
-    ready_.push_back(std::move(*b));
-    filled_.notify_one();
-    *b = Batch();
-    if (!spare_.empty()) {
-      *b = std::move(spare_.back());
-      spare_.pop_back();
-    }
-    b->bytes.clear();
-    b->stretches.clear();
-    b->reached = reached;  // the next batch goes on from there
-    return true;
-  }
-  void Finish(Status s) {
-    std::lock_guard<std::mutex> l(mu_);
-    finished_ = true;
-    read_status_ = std::move(s);
-    filled_.notify_one();
-  }
+// What a writer did with a batch; the batch comes back for its buffers.
+struct Written {
+  Status status;
+  uint64_t data_bytes = 0;
+  Batch batch;
+};
+using WritePipeline = OrderedPipeline<Batch, Written>;
 
-  // Writer side. False when the reader finished and everything was taken.
-  bool Take(Batch* b) {
-    std::unique_lock<std::mutex> l(mu_);
-    filled_.wait(l, [&] { return finished_ || !ready_.empty(); });
-    if (ready_.empty()) return false;
-    *b = std::move(ready_.front());
-    ready_.pop_front();
-    room_.notify_one();
-    return true;
-  }
+// Batches whose buffers can be filled again, so an import allocates a few
+// buffers in all.
+class SpareBatches {
+ public:
   void GiveBack(Batch b) {
     std::lock_guard<std::mutex> l(mu_);
     if (spare_.size() < 2) spare_.push_back(std::move(b));
   }
-  void Stop() {
-    std::lock_guard<std::mutex> l(mu_);
-    stopped_ = true;
-    room_.notify_all();
-  }
-  Status read_status() {
-    std::lock_guard<std::mutex> l(mu_);
-    return read_status_;
+  Batch Take() {
+    Batch b;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!spare_.empty()) {
+        b = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    b.bytes.clear();
+    b.stretches.clear();
+    b.bytes.reserve(kImportWriteBytes);
+    return b;
   }
 
  private:
   std::mutex mu_;
-  std::condition_variable room_, filled_;
-  std::deque<Batch> ready_;
   std::vector<Batch> spare_;
-  bool stopped_ = false;   // the writer gave up
-  bool finished_ = false;  // the reader is done
-  Status read_status_;
 };
 
 // On the reader thread: takes the non-zero blocks of the image's runs
 // into batches of up to kImportWriteBytes of data.
 class BatchBuilder {
  public:
-  BatchBuilder(BatchQueue* queue, uint64_t block_size) : queue_(queue), bs_(block_size) {
-    batch_.bytes.reserve(kImportWriteBytes);
-  }
+  BatchBuilder(WritePipeline* pipeline, SpareBatches* spares, uint64_t block_size)
+      : pipeline_(pipeline), spares_(spares), bs_(block_size), batch_(spares->Take()) {}
 
   // False once the writers gave up. Blocks are the vault's, on absolute
   // boundaries; a run that starts or ends inside a block gives a partial
@@ -137,7 +108,10 @@ class BatchBuilder {
   bool Seal() {
     if (batch_.bytes.empty() && batch_.reached == sealed_at_) return true;
     sealed_at_ = batch_.reached;
-    return queue_->Put(&batch_);
+    if (!pipeline_->Push(std::move(batch_))) return false;
+    batch_ = spares_->Take();
+    batch_.reached = sealed_at_;  // the next batch goes on from there
+    return true;
   }
 
  private:
@@ -163,7 +137,8 @@ class BatchBuilder {
     return true;
   }
 
-  BatchQueue* queue_;
+  WritePipeline* pipeline_;
+  SpareBatches* spares_;
   const uint64_t bs_;
   Batch batch_;
   uint64_t sealed_at_ = 0;  // batch_.reached when last sealed
@@ -201,11 +176,29 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
                    const std::function<void(uint64_t, uint64_t)>& progress) {
   *result = ImportResult();
   const uint64_t capacity = image.capacity();
-  BatchQueue queue;
+  const uint64_t bs = vault.block_size();
+  const uint64_t piece = std::max<uint64_t>(kWritePieceBytes / bs, 1) * bs;
+  // One writer per core, each on its own batch: no batch waits for
+  // another's last piece. Batches never share a byte, so the order of
+  // their writes does not matter; two that share a block are merged by
+  // the vault under its write lock.
+  const unsigned writers = std::max(2u, std::thread::hardware_concurrency());
+  WritePipeline pipeline(writers, kBatchesInFlight, [&](unsigned, Batch& b, Written* out) {
+    thread_local std::vector<Piece> pieces;
+    CutPieces(b, piece, &pieces);
+    for (const Piece& p : pieces) {
+      out->status = vault.Write(disk.id, p.offset, p.data, p.size);
+      if (!out->status.ok()) break;
+      out->data_bytes += p.size;
+    }
+    out->batch = std::move(b);
+  });
+  SpareBatches spares;
+  Status read_status;
   // The reader thread reads the image (and finds its zero blocks) while
-  // this one writes the batch before: the two overlap.
+  // the writers write the batches before.
   std::thread reader([&] {
-    BatchBuilder builder(&queue, vault.block_size());
+    BatchBuilder builder(&pipeline, &spares, bs);
     const Status stopped = Status::Internal("import stopped");  // the writer says why
     Status s;
     for (;;) {
@@ -224,47 +217,35 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
       }
     }
     if (s.ok() && !builder.Seal()) s = stopped;
-    queue.Finish(std::move(s));
+    read_status = std::move(s);
+    pipeline.Close();  // the writers drain what was pushed
   });
 
   struct Joiner {  // however this thread leaves, the reader is stopped first
-    BatchQueue& queue;
+    WritePipeline& pipeline;
     std::thread& thread;
     ~Joiner() {
       if (!thread.joinable()) return;
-      queue.Stop();
+      pipeline.Cancel();
       thread.join();
     }
-  } joiner{queue, reader};
+  } joiner{pipeline, reader};
 
-  const uint64_t bs = vault.block_size();
-  const uint64_t piece = std::max<uint64_t>(kWritePieceBytes / bs, 1) * bs;
-  // Here: each batch's pieces written by several Vault::Write calls at
-  // once, on the shared pool (one per core). A write's own encoding then
-  // runs on its thread; the journal appends take turns (the write lock).
-  // Pieces never share a byte, so their order does not matter; two that
-  // share a block are merged by the vault under that lock.
   Status s;
-  Batch b;
-  std::vector<Piece> pieces;
-  std::vector<Status> written;
-  while (s.ok() && queue.Take(&b)) {
-    CutPieces(b, piece, &pieces);
-    written.assign(pieces.size(), Status::OK());
-    journal::WorkerPool::Shared().Run(pieces.size(), [&](size_t i) {
-      written[i] = vault.Write(disk.id, pieces[i].offset, pieces[i].data, pieces[i].size);
-    });
-    for (size_t i = 0; i < pieces.size() && s.ok(); ++i) {
-      s = written[i];
-      if (s.ok()) result->data_bytes += pieces[i].size;
+  Written w;
+  while (pipeline.Pop(&w)) {
+    if (!w.status.ok()) {
+      s = w.status;
+      pipeline.Cancel();
+      break;
     }
-    if (s.ok() && progress) progress(b.reached, capacity);
-    queue.GiveBack(std::move(b));
+    result->data_bytes += w.data_bytes;
+    if (progress) progress(w.batch.reached, capacity);
+    spares.GiveBack(std::move(w.batch));
   }
-  queue.Stop();
   reader.join();
   RPFS_RETURN_IF_ERROR(s);
-  RPFS_RETURN_IF_ERROR(queue.read_status());
+  RPFS_RETURN_IF_ERROR(read_status);
   return vault.Sync();
 }
 

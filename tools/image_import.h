@@ -4,10 +4,11 @@
 // A reader thread gathers the image's runs into batches of up to
 // kImportWriteBytes (4 MiB) and finds their all-zero blocks, which are not
 // stored (a new disk reads them as zeros), so holes and zero grains cost
-// nothing. Meanwhile the calling thread writes the batch before: its data
-// stretches go to Vault::Write in 512 KiB pieces, several at once on the
-// shared worker pool, so compressing and checksumming them uses every
-// core. Memory: a few batches plus the reader's own buffers.
+// nothing. Meanwhile one writer thread per core writes a batch each: its
+// data stretches go to Vault::Write in 512 KiB pieces, so compressing and
+// checksumming use every core and no writer waits for another's batch.
+// The calling thread takes the written batches back in order, for the
+// progress report. Memory: a few batches plus the reader's own buffers.
 #pragma once
 
 #include <cstdint>
