@@ -96,8 +96,21 @@ void BlockMap::BeginFlush() {
 
 Status BlockMap::CommitFlush(const std::function<Status(Txn&)>& also) {
   Status s = env_->Update([&](Txn& txn) {
+    // A flush whose keys all sort after the table's last one (a new disk
+    // being filled: an import, a first replication) is appended: no
+    // search per key, full pages.
+    bool append = false;
+    if (!flushing_.entries.empty()) {
+      Cursor last(txn, dbi_);
+      RPFS_RETURN_IF_ERROR(last.Last());
+      append = !last.valid() ||
+               last.key() < EncodeBlockKey(flushing_.entries.begin()->first).view();
+    }
     for (const auto& [key, version] : flushing_.entries) {
-      RPFS_RETURN_IF_ERROR(txn.Put(dbi_, EncodeBlockKey(key).view(), EncodeBlockValue(version).view()));
+      const auto k = EncodeBlockKey(key);
+      const auto v = EncodeBlockValue(version);
+      RPFS_RETURN_IF_ERROR(append ? txn.Append(dbi_, k.view(), v.view())
+                                  : txn.Put(dbi_, k.view(), v.view()));
     }
     RPFS_RETURN_IF_ERROR(AppendChangeRows(txn, changes_, flushing_.entries));
     return also(txn);

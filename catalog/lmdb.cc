@@ -41,6 +41,13 @@ Status Txn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) {
   return LmdbStatus(rc, "put");
 }
 
+Status Txn::Append(MDB_dbi dbi, std::string_view key, std::string_view value) {
+  MDB_val k = Val(key), v = Val(value);
+  int rc = mdb_put(txn_, dbi, &k, &v, MDB_APPEND);
+  if (rc == MDB_MAP_FULL) map_full_ = true;
+  return LmdbStatus(rc, "append");
+}
+
 Status Txn::Del(MDB_dbi dbi, std::string_view key) {
   MDB_val k = Val(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);

@@ -36,6 +36,9 @@ class Txn {
   // NotFound if absent; the view stays valid until the txn ends.
   Status Get(MDB_dbi dbi, std::string_view key, std::string_view* value) const;
   Status Put(MDB_dbi dbi, std::string_view key, std::string_view value);
+  // Put of a key greater than every key in dbi (MDB_APPEND): no search,
+  // and pages are filled instead of split in half. Fails otherwise.
+  Status Append(MDB_dbi dbi, std::string_view key, std::string_view value);
   Status Del(MDB_dbi dbi, std::string_view key);  // ok if absent
 
   // True once a put in this txn ran out of map space.
