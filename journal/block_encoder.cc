@@ -13,6 +13,8 @@ constexpr uint32_t kMaxStretch = 64;
 // Below this many blocks a request is encoded on the caller's thread:
 // waking a helper costs more than it saves.
 constexpr size_t kParallelBlocks = 32;
+// A stream whose stretch is this long is backing off: encoded inline.
+constexpr uint32_t kParallelMinStretch = 8;
 constexpr size_t kGateSlots = 64;  // streams by number % kGateSlots
 }  // namespace
 
@@ -60,7 +62,7 @@ void BlockEncoder::EncodeRun(uint32_t stream, const char* data, size_t count, si
                              EncodedBlock* out) {
   // A stream that keeps failing to compress skips most attempts: then
   // zero tests are all the work, and waking helpers would cost more.
-  if (count < kParallelBlocks || level_ == 0 || BackingOff(stream)) {
+  if (count < kParallelBlocks || level_ == 0 || GateFor(stream).stretch >= kParallelMinStretch) {
     for (size_t i = 0; i < count; ++i) Encode(stream, data + i * block_size, block_size, out + i);
     return;
   }

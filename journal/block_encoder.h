@@ -50,9 +50,7 @@ class BlockEncoder {
   };
   // This thread's gate for `stream` of this encoder.
   Gate& GateFor(uint32_t stream);
-  bool BackingOff(uint32_t stream) { return GateFor(stream).stretch >= kParallelMinStretch; }
 
-  static constexpr uint32_t kParallelMinStretch = 8;
   int level_;
 };
 

@@ -46,12 +46,13 @@ struct Written {
 using WritePipeline = OrderedPipeline<Batch, Written>;
 
 // Batches whose buffers can be filled again, so an import allocates a few
-// buffers in all.
+// buffers in all: as many as can be in flight at once, so none is freed
+// only to be allocated (and faulted in) again.
 class SpareBatches {
  public:
   void GiveBack(Batch b) {
     std::lock_guard<std::mutex> l(mu_);
-    if (spare_.size() < 2) spare_.push_back(std::move(b));
+    if (spare_.size() < kBatchesInFlight) spare_.push_back(std::move(b));
   }
   Batch Take() {
     Batch b;
