@@ -39,6 +39,12 @@ class FileSource : public ByteSource {
     if (at < 0) return errno == ENXIO ? size_ : from;  // ENXIO: a hole to the end
     return static_cast<uint64_t>(at) < size_ ? static_cast<uint64_t>(at) : size_;
   }
+  uint64_t NextHole(uint64_t from) const override {
+    if (from >= size_) return size_;
+    off_t at = ::lseek(fd_, static_cast<off_t>(from), SEEK_HOLE);
+    if (at < 0) return size_;  // cannot tell: read on, the zero test finds holes
+    return static_cast<uint64_t>(at) < size_ ? static_cast<uint64_t>(at) : size_;
+  }
 
  protected:
   Status ReadRaw(uint64_t offset, size_t n, char* out) const override {

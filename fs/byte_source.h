@@ -35,6 +35,9 @@ class ByteSource {
   // The first offset >= from that may hold data: a file's next data
   // region (SEEK_DATA), size() if only a hole remains. Default: from.
   virtual uint64_t NextData(uint64_t from) const { return from; }
+  // The first offset >= from where a hole may start: a file's next hole
+  // (SEEK_HOLE), size() if data runs to the end. Default: size().
+  virtual uint64_t NextHole(uint64_t /*from*/) const { return size(); }
 
  protected:
   // Reads n bytes at offset, which the caller has checked lie in the file.

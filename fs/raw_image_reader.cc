@@ -7,8 +7,8 @@
 namespace rpfs::fs {
 namespace {
 
-// Runs start on this boundary of the extent (a data region found by
-// SEEK_DATA is rounded down to it), so the vault gets whole blocks.
+// Runs start and end on this boundary of the extent (a data region found
+// by SEEK_DATA/SEEK_HOLE is widened to it), so the vault gets whole blocks.
 constexpr uint64_t kRunAlign = 64 << 10;
 
 class FlatReader : public ImageReader {
@@ -21,16 +21,22 @@ class FlatReader : public ImageReader {
   std::string format() const override { return format_; }
 
   Status Next(ImageRun* run, bool* end) override {
-    if (pos_ < length_) {
+    if (pos_ < length_ && pos_ >= data_end_) {
+      // Past the data region found last: find the next one, and where it
+      // ends, so holes are neither read nor scanned for zeros.
       uint64_t data = src_->NextData(start_ + pos_);
       data = data < start_ ? 0 : data - start_;
       pos_ = std::max(pos_, data / kRunAlign * kRunAlign);
+      uint64_t hole = src_->NextHole(start_ + std::max(pos_, data));
+      hole = hole < start_ ? length_ : hole - start_;
+      data_end_ = std::min(length_, (hole + kRunAlign - 1) / kRunAlign * kRunAlign);
+      if (data_end_ <= pos_) data_end_ = length_;  // cannot tell: read on
     }
     if (pos_ >= length_) {
       *end = true;
       return Status::OK();
     }
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, length_ - pos_));
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, data_end_ - pos_));
     if (buf_.size() < n) buf_.resize(n);
     RPFS_RETURN_IF_ERROR(src_->ReadAt(start_ + pos_, n, buf_.data(), "extent data"));
     run->offset = pos_;
@@ -46,6 +52,7 @@ class FlatReader : public ImageReader {
   const uint64_t start_, length_;
   const std::string format_;
   uint64_t pos_ = 0;
+  uint64_t data_end_ = 0;  // where the data region at pos_ ends (rounded up)
   std::vector<char> buf_;
 };
 

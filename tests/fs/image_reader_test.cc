@@ -163,6 +163,27 @@ TEST(ImageReader, ReadsRawImagesSkippingHoles) {
   EXPECT_LT(st.bytes, 16 * kMiB) << "holes were read";
 }
 
+// Data regions closer together than kMaxRunBytes: each run stops where
+// its region's hole starts (SEEK_HOLE), instead of reading on through it.
+TEST(ImageReader, RawRunsEndWhereTheHoleAfterThemStarts) {
+  TempDir dir;
+  std::string img = dir / "alternating.raw";
+  ASSERT_TRUE(Ran({"qemu-img", "create", "-q", "-f", "raw", img, "32M"}));
+  std::vector<std::string> args = {"qemu-io", "-f", "raw"};
+  for (int i = 0; i < 16; ++i) {  // data in MiB 0, 2, 4, ...; a 1 MiB hole after each
+    args.push_back("-c");
+    args.push_back("write -P " + std::to_string(i + 1) + " " + std::to_string(2 * i) + "M 1M");
+  }
+  args.push_back(img);
+  ASSERT_TRUE(Ran(args));
+  auto r = Open(img);
+  ASSERT_TRUE(r);
+  ReadStats st;
+  EXPECT_TRUE(MatchesRaw(*r, img, &st));
+  EXPECT_EQ(st.bytes, 16 * kMiB) << "runs went into the holes between the data";
+  EXPECT_EQ(st.runs, 16u);
+}
+
 TEST(ImageReader, ReadsVmwareStreamLayoutWithFooter) {
   TempDir dir;
   std::string qemu = dir / "q.vmdk", vmware = dir / "v.vmdk";
