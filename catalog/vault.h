@@ -287,6 +287,11 @@ class Vault {
 
   // Writes in-memory index entries to LMDB (after syncing the journal).
   Status FlushIndex();
+  // Has the background flusher flush the index now, off the caller's
+  // thread, if at least min_entries versions are pending and no flush
+  // runs. For bulk writers (an import): many smaller flushes overlap
+  // their writes, where the one at the end would be a tail nobody overlaps.
+  void RequestIndexFlush(size_t min_entries);
   Status Stats(VaultStats* stats);
   uint64_t CatalogFileBytes() const;  // the LMDB file's allocated bytes
 
@@ -374,6 +379,7 @@ class Vault {
   // The background index flusher; its flags are guarded by write_mu_.
   std::condition_variable flush_cv_;
   bool flush_wanted_ = false;
+  size_t flush_floor_ = SIZE_MAX;  // a RequestIndexFlush's min_entries, until taken
   bool bg_flushing_ = false;
   bool stop_flusher_ = false;
   Status bg_flush_status_;  // a failed background flush, for the next writer

@@ -12,6 +12,8 @@
 // never overlap: FlushIndexLocked (points, scans, close) first waits out
 // a background one. If the flusher falls 4x behind, or failed, the writer
 // flushes itself and hears the error.
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 
@@ -87,6 +89,14 @@ Status Vault::NoteIndexGrowthLocked() {
   return Status::OK();
 }
 
+void Vault::RequestIndexFlush(size_t min_entries) {
+  std::lock_guard<std::mutex> l(write_mu_);
+  if (!flusher_.joinable() || bg_flushing_ || catalog_->blocks().pending() < min_entries) return;
+  flush_floor_ = std::min(flush_floor_, min_entries);
+  flush_wanted_ = true;
+  flush_cv_.notify_all();
+}
+
 void Vault::StartIndexFlusher() {
   if (!options_.background_index_flush || flusher_.joinable()) return;
   flusher_ = std::thread([this] { IndexFlusherLoop(); });
@@ -108,8 +118,10 @@ void Vault::IndexFlusherLoop() {
     flush_cv_.wait(l, [&] { return stop_flusher_ || flush_wanted_; });
     if (stop_flusher_) return;
     flush_wanted_ = false;
+    const size_t floor = std::min(options_.index_flush_entries, flush_floor_);
+    flush_floor_ = SIZE_MAX;
     // A flush in the write path may have got there first.
-    if (catalog_->blocks().pending() < options_.index_flush_entries) continue;
+    if (catalog_->blocks().pending() < floor) continue;
     bg_flushing_ = true;
     Status s = FlushIndexInBackground(l);
     bg_flushing_ = false;

@@ -21,6 +21,12 @@ constexpr size_t kBatchesInFlight = 6;
 // one Vault::Write: the write lock is then held for one piece at a time,
 // and the other writers compress theirs meanwhile.
 constexpr uint64_t kWritePieceBytes = uint64_t{512} << 10;
+// Index versions pending before the import has the vault flush them in
+// the background: the flushes then overlap the writing, and the last one,
+// which nothing overlaps, stays small. (The vault's own threshold, sized
+// for the live disks' random writes, would leave up to 1 GiB of an
+// import's blocks to the flush at its end.)
+constexpr size_t kIndexFlushEntries = size_t{1} << 16;
 
 // What the reader found in a stretch of the image: the data, back to
 // back, and where each piece of it goes on the disk. Whole zero blocks are
@@ -241,6 +247,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
       break;
     }
     result->data_bytes += w.data_bytes;
+    vault.RequestIndexFlush(kIndexFlushEntries);
     if (progress) progress(w.batch.reached, capacity);
     spares.GiveBack(std::move(w.batch));
   }
