@@ -62,25 +62,58 @@ OutputFile::OutputFile(std::string path, int fd)
     : path_(std::move(path)), tmp_path_(path_ + ".tmp"), fd_(fd) {}
 
 OutputFile::~OutputFile() {
+  StopSyncer();
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(tmp_path_.c_str());
 }
 
 Status OutputFile::WriteAt(uint64_t offset, const void* data, size_t n) {
   RPFS_RETURN_IF_ERROR(WriteFully(fd_, offset, static_cast<const char*>(data), n, tmp_path_));
-  if (write_behind_ && n > 0) {
-    behind_from_ = std::min(behind_from_, offset);
-    behind_to_ = std::max(behind_to_, offset + n);
-    behind_bytes_ += n;
-    if (behind_bytes_ >= kWriteBehindBytes) {
-      // Only a hint: an error here comes back from Commit's fsync.
-      ::sync_file_range(fd_, static_cast<off64_t>(behind_from_),
-                        static_cast<off64_t>(behind_to_ - behind_from_), SYNC_FILE_RANGE_WRITE);
-      behind_from_ = UINT64_MAX;
-      behind_to_ = behind_bytes_ = 0;
-    }
-  }
+  if (sync_step_ == 0 || n == 0) return Status::OK();
+  unsynced_bytes_ += n;
+  if (unsynced_bytes_ < sync_step_) return Status::OK();
+  unsynced_bytes_ = 0;
+  std::lock_guard<std::mutex> l(sync_mu_);
+  if (!sync_status_.ok()) return sync_status_;
+  if (!syncer_.joinable()) syncer_ = std::thread([this] { SyncerLoop(); });
+  sync_wanted_ = true;  // a sync still running takes this one along when it is done
+  sync_cv_.notify_one();
   return Status::OK();
+}
+
+void OutputFile::SyncerLoop() {
+  std::unique_lock<std::mutex> l(sync_mu_);
+  for (;;) {
+    sync_cv_.wait(l, [&] { return sync_wanted_ || sync_stop_; });
+    if (sync_stop_) return;
+    sync_wanted_ = false;
+    l.unlock();
+    // Off the lock: the writer goes on writing meanwhile.
+    Status s;
+    if (::fdatasync(fd_) != 0) s = Status::FromErrno(errno, "fdatasync " + tmp_path_);
+    l.lock();
+    ++syncs_done_;
+    // The kernel reports a writeback error to one sync of the file only:
+    // kept here, for Commit.
+    if (!s.ok() && sync_status_.ok()) sync_status_ = s;
+  }
+}
+
+Status OutputFile::StopSyncer() {
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    if (!syncer_.joinable()) return sync_status_;
+    sync_stop_ = true;
+    sync_cv_.notify_one();
+  }
+  syncer_.join();
+  std::lock_guard<std::mutex> l(sync_mu_);
+  return sync_status_;
+}
+
+uint64_t OutputFile::background_syncs() const {
+  std::lock_guard<std::mutex> l(sync_mu_);
+  return syncs_done_;
 }
 
 Status OutputFile::Append(const void* data, size_t n) {
@@ -131,6 +164,7 @@ Status OutputFile::Truncate(uint64_t size) {
 
 Status OutputFile::Commit() {
   RPFS_RETURN_IF_ERROR(Flush());
+  RPFS_RETURN_IF_ERROR(StopSyncer());
   if (::fsync(fd_) != 0) return Status::FromErrno(errno, "fsync " + tmp_path_);
   int fd = fd_;
   fd_ = -1;

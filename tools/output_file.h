@@ -8,21 +8,29 @@
 // writes at the append position. WriteAt() and Append() must not target the
 // same bytes.
 //
-// UseWriteBehind() starts the device writing what WriteAt() wrote as soon
-// as kWriteBehindBytes have gathered (sync_file_range), as the journal
-// does: a big image then streams to the disk while it is being made, and
-// the fsync in Commit() finds little left to do, instead of all of it.
-// (Tried instead: O_DIRECT with up to 8 writes of up to 4 MiB in flight by
-// kernel AIO. For the raw export of a 2 GiB image, half data, on a virtio
-// disk it was slower than this, so the simpler way stays.)
+// SyncInBackground() has a thread of the file's own fdatasync it every
+// kSyncStepBytes written by WriteAt() (appends included), while the
+// caller goes on writing: a big image then goes to the disk, and past the
+// disk's own write cache, while it is being made, and the fsync in
+// Commit() finds little left to do instead of all of it, as the journal's
+// sealer does for segments. A failed background sync fails the next
+// WriteAt() and Commit(). (Measured on a 2 GiB raw export, half data, on
+// this project's virtio disk: 0.92 s against 1.26 s for the earlier way,
+// sync_file_range(SYNC_FILE_RANGE_WRITE) every 8 MiB: that started the
+// writes early but left the whole cache flush to the final fsync. O_DIRECT
+// writes by kernel AIO, tried before that, were slower than both.)
 //
-// Errors name PATH.tmp and the offset. Not thread-safe: one writer.
+// Errors name PATH.tmp and the offset. Not thread-safe: one writer (the
+// background syncer is the file's own).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "journal/status.h"
 
@@ -42,9 +50,11 @@ class OutputFile {
 
   Status WriteAt(uint64_t offset, const void* data, size_t n);
 
-  // From now on, every kWriteBehindBytes written start their writeback.
-  static constexpr uint64_t kWriteBehindBytes = uint64_t{8} << 20;
-  void UseWriteBehind() { write_behind_ = true; }
+  // From now on, every `step` bytes written are synced in the background.
+  static constexpr uint64_t kSyncStepBytes = uint64_t{64} << 20;
+  void SyncInBackground(uint64_t step = kSyncStepBytes) { sync_step_ = step; }
+  // Background syncs finished so far.
+  uint64_t background_syncs() const;
 
   // Appends at append_offset() (initially 0; see SetAppendOffset).
   Status Append(const void* data, size_t n);
@@ -67,9 +77,17 @@ class OutputFile {
   std::string tmp_path_;
   int fd_;
   bool committed_ = false;
-  bool write_behind_ = false;
-  // What WriteAt wrote since the last writeback was started.
-  uint64_t behind_from_ = UINT64_MAX, behind_to_ = 0, behind_bytes_ = 0;
+  // Background syncs (SyncInBackground): the thread starts at the first.
+  void SyncerLoop();
+  Status StopSyncer();  // joins the thread; the first failed sync's Status
+  uint64_t sync_step_ = 0;  // 0: none
+  uint64_t unsynced_bytes_ = 0;  // written since the last sync was asked for
+  std::thread syncer_;
+  mutable std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool sync_wanted_ = false, sync_stop_ = false;
+  uint64_t syncs_done_ = 0;
+  Status sync_status_;
   uint64_t append_at_ = 0;  // file offset of buffer_[0]
   std::string buffer_;
 };

@@ -2,9 +2,9 @@
 // hold data are written, in runs of up to 4 MiB while the next runs are
 // read (ScanDataRuns); everything else stays a hole. Cost: one index seek
 // per mapped block plus its share of a batched read, nothing per hole.
-// The device starts writing the runs at once (OutputFile::UseWriteBehind)
-// while the next ones are read and decoded, so the final fsync has little
-// left to do.
+// The file is synced in the background every 64 MiB while the next runs
+// are read and decoded (OutputFile::SyncInBackground), so the final fsync
+// has little left to do.
 #include <string>
 
 #include "tools/data_runs.h"
@@ -14,7 +14,7 @@ namespace rpfs::tools {
 
 Status WriteRawImage(catalog::Vault& vault, const catalog::Disk& disk, catalog::View view,
                      OutputFile* out, ExportResult* result, const ExportProgress& progress) {
-  out->UseWriteBehind();
+  out->SyncInBackground();
   Status s = ScanDataRuns(vault, disk, view,
                           [&](uint64_t offset, const char* data, size_t len) -> Status {
     RPFS_RETURN_IF_ERROR(out->WriteAt(offset, data, len));

@@ -85,6 +85,7 @@ Status ExportSparseVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
 
   std::unique_ptr<OutputFile> out;
   RPFS_RETURN_IF_ERROR(OutputFile::Create(out_path, &out));
+  out->SyncInBackground();  // the final fsync then has little left to do
   vmdk::SparseHeader h;
   h.version = 1;
   h.flags = fs::kFlagNewlineCheck | fs::kFlagRedundantGd;

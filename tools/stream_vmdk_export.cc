@@ -152,6 +152,7 @@ Status ExportStreamVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
 
   std::unique_ptr<OutputFile> out;
   RPFS_RETURN_IF_ERROR(OutputFile::Create(out_path, &out));
+  out->SyncInBackground();  // the final fsync then has little left to do
   char header[vmdk::kSector];
   vmdk::EncodeSparseHeader(h, header);
   RPFS_RETURN_IF_ERROR(out->Append(header, sizeof header));

@@ -1,13 +1,14 @@
-// OutputFile (tools/output_file.h) with UseWriteBehind, the way the raw
-// and flat exports write: pieces in and out of order, big and small,
-// aligned or not, next to each other and with holes between, more than
-// one write-behind window, some through Append(). The committed file holds
+// OutputFile (tools/output_file.h) with SyncInBackground, the way the
+// exports write: pieces in and out of order, big and small, aligned or
+// not, next to each other and with holes between, while background syncs
+// run (a 1 MiB step here, so there are many), some through Append(). The committed file holds
 // exactly the bytes written at their offsets, holes stay holes, errors
 // name the file and offset, and nothing is left as PATH.tmp.
 #include "tools/output_file.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -26,7 +27,7 @@ using rpfs::testing::TempDir;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-TEST(OutputFile, WriteBehindKeepsEveryByteAndEveryHole) {
+TEST(OutputFile, BackgroundSyncsKeepEveryByteAndEveryHole) {
   TempDir dir;
   const std::string path = dir / "img";
   std::string data(9 * kMiB, '\0');
@@ -36,13 +37,13 @@ TEST(OutputFile, WriteBehindKeepsEveryByteAndEveryHole) {
   std::string want(40 * kMiB, '\0');
   std::unique_ptr<OutputFile> out;
   ASSERT_TRUE(OutputFile::Create(path, &out).ok());
-  out->UseWriteBehind();
+  out->SyncInBackground(kMiB);
   auto write = [&](uint64_t offset, uint64_t from, size_t n) {
     ASSERT_TRUE(out->WriteAt(offset, data.data() + from, n).ok()) << offset;
     want.replace(offset, n, data, from, n);
   };
   write(0, 0, kMiB);
-  write(4 * kMiB, kMiB, 9 * kMiB - kMiB);  // a writeback starts
+  write(4 * kMiB, kMiB, 9 * kMiB - kMiB);  // a sync starts
   write(3 * kMiB, 7, 512 << 10);          // behind the last one, odd source
   write(13 * kMiB, 0, 4096);              // small pieces side by side
   write(13 * kMiB + 4096, 8192, 4096);
@@ -50,7 +51,7 @@ TEST(OutputFile, WriteBehindKeepsEveryByteAndEveryHole) {
   write(15 * kMiB + 100, 5, 2000);        // inside one page
   write(16 * kMiB, 4096, 768 << 10);
   write(16 * kMiB + (768 << 10), 0, 8192);
-  for (int i = 0; i < 12; ++i) {          // another window, with gaps
+  for (int i = 0; i < 12; ++i) {          // more syncs, with gaps
     write(20 * kMiB + i * (kMiB + 8192), i * 4096, kMiB);
   }
   write(kMiB, 2 * kMiB, kMiB);            // right after the first
@@ -69,6 +70,29 @@ TEST(OutputFile, WriteBehindKeepsEveryByteAndEveryHole) {
   EXPECT_LT(uint64_t(st.st_blocks) * 512, 30 * kMiB) << "holes were filled";
 }
 
+// The syncs run while the writer goes on, not only in Commit: every step
+// written asks for one, and they finish before Commit is called.
+TEST(OutputFile, SyncsInTheBackgroundEveryStep) {
+  TempDir dir;
+  const std::string path = dir / "img";
+  std::unique_ptr<OutputFile> out;
+  ASSERT_TRUE(OutputFile::Create(path, &out).ok());
+  const std::string data(kMiB, 'z');
+  ASSERT_TRUE(out->WriteAt(0, data.data(), data.size()).ok());
+  EXPECT_EQ(out->background_syncs(), 0u) << "synced before SyncInBackground";
+  out->SyncInBackground(2 * kMiB);
+  for (uint64_t at = kMiB; at < 9 * kMiB; at += kMiB) {
+    ASSERT_TRUE(out->WriteAt(at, data.data(), data.size()).ok());
+  }
+  // 8 MiB at a 2 MiB step: four syncs asked for; one at least has run
+  // (one still running takes later requests along).
+  for (int i = 0; i < 1000 && out->background_syncs() == 0; ++i) ::usleep(10000);
+  EXPECT_GE(out->background_syncs(), 1u);
+  EXPECT_LE(out->background_syncs(), 4u);
+  ASSERT_TRUE(out->Commit().ok());
+  EXPECT_EQ(rpfs::testing::ReadFile(path), std::string(9 * kMiB, 'z'));
+}
+
 // A write that cannot land (here: past the file size limit) fails with the
 // system's reason, the file and an offset, and nothing is left behind.
 TEST(OutputFile, WriteFailureNamesFileAndOffset) {
@@ -84,7 +108,7 @@ TEST(OutputFile, WriteFailureNamesFileAndOffset) {
   {
     std::unique_ptr<OutputFile> out;
     ASSERT_TRUE(OutputFile::Create(path, &out).ok());
-    out->UseWriteBehind();
+    out->SyncInBackground(kMiB);
     const std::string data(kMiB, 'y');
     for (uint64_t at = 0; at < 12 * kMiB && s.ok(); at += kMiB) {
       s = out->WriteAt(at, data.data(), data.size());
@@ -100,14 +124,14 @@ TEST(OutputFile, WriteFailureNamesFileAndOffset) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
-// A file that is never committed leaves nothing behind, write-behind or not.
+// A file that is never committed leaves nothing behind, syncing or not.
 TEST(OutputFile, UncommittedLeavesNothing) {
   TempDir dir;
   const std::string path = dir / "img";
   {
     std::unique_ptr<OutputFile> out;
     ASSERT_TRUE(OutputFile::Create(path, &out).ok());
-    out->UseWriteBehind();
+    out->SyncInBackground(kMiB);
     std::string data(9 * kMiB, 'x');
     ASSERT_TRUE(out->WriteAt(0, data.data(), data.size()).ok());
     EXPECT_TRUE(std::filesystem::exists(path + ".tmp"));
