@@ -171,6 +171,16 @@ class Vault {
   // I/O. Write goes to the disk's active branch (its group's).
   Status Write(uint32_t disk, uint64_t offset, const void* data, size_t n);
   Status WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const void* data, size_t n);
+  // Write in two steps, for a bulk writer that encodes on several threads
+  // and appends on one (an import): EncodeWrite does Write's CPU work (zero
+  // tests, compression) on the calling thread, without a lock; the encoded
+  // blocks (one per whole block of [offset, offset + n)) may refer into
+  // `data`. WriteEncoded then writes them like Write; `data` and `blocks`
+  // must not change in between.
+  void EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
+                   std::vector<journal::EncodedBlock>* blocks) const;
+  Status WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,
+                      const std::vector<journal::EncodedBlock>& blocks);
   Status Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out);
   Status Sync();
   View Latest(const Disk& disk) const;
@@ -325,6 +335,12 @@ class Vault {
   Status FlushIndexInBackground(std::unique_lock<std::mutex>& l);
   // `full` holds the encoded whole blocks of the request, from block
   // `first_full` on; partial blocks are merged and encoded here.
+  // The branch Write goes to; the checks of a write before it is encoded.
+  Status ActiveBranch(uint32_t disk, uint32_t* branch) const;
+  Status CheckWrite(uint32_t disk, uint32_t branch, uint64_t offset, size_t n) const;
+  // Takes write_mu_, checks the branch again, WriteLocked.
+  Status AppendEncoded(uint32_t disk, uint32_t branch, uint64_t offset, const char* data,
+                       size_t n, const journal::EncodedBlock* full, size_t full_count);
   Status WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data, size_t n,
                      const journal::EncodedBlock* full, uint64_t first_full, size_t full_count);
   uint64_t NextTimeLocked();

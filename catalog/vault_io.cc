@@ -15,47 +15,97 @@ View Vault::Latest(const Disk& disk) const {
   return View{it == groups_.end() ? 1u : it->second.active_branch, kMaxSeq};
 }
 
+namespace {
+
+// The whole blocks of [offset, offset + n): the first and how many.
+void FullBlocks(uint64_t offset, size_t n, uint64_t bs, uint64_t* first, size_t* count) {
+  *first = (offset + bs - 1) / bs;
+  const uint64_t end = (offset + n) / bs;
+  *count = end > *first ? static_cast<size_t>(end - *first) : 0;
+}
+
+}  // namespace
+
+Status Vault::ActiveBranch(uint32_t disk, uint32_t* branch) const {
+  std::shared_lock<std::shared_mutex> l(rows_mu_);
+  auto d = disks_.find(disk);
+  if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+  auto g = groups_.find(d->second.group);
+  *branch = g == groups_.end() ? 1 : g->second.active_branch;
+  return Status::OK();
+}
+
+Status Vault::CheckWrite(uint32_t disk, uint32_t branch, uint64_t offset, size_t n) const {
+  std::shared_lock<std::shared_mutex> l(rows_mu_);
+  auto d = disks_.find(disk);
+  if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
+  if (offset > d->second.size || n > d->second.size - offset) {
+    return Status::InvalidArgument("write of " + std::to_string(n) + " bytes at offset " +
+                                   std::to_string(offset) + " is past the end of disk " +
+                                   d->second.name + " (" + std::to_string(d->second.size) +
+                                   " bytes)");
+  }
+  return WritableLocked(d->second, branch);
+}
+
 Status Vault::Write(uint32_t disk, uint64_t offset, const void* data, size_t n) {
   uint32_t branch;
-  {
-    std::shared_lock<std::shared_mutex> l(rows_mu_);
-    auto d = disks_.find(disk);
-    if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
-    auto g = groups_.find(d->second.group);
-    branch = g == groups_.end() ? 1 : g->second.active_branch;
-  }
+  RPFS_RETURN_IF_ERROR(ActiveBranch(disk, &branch));
   return WriteBranch(disk, branch, offset, data, n);
 }
 
 Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const void* data,
                           size_t n) {
-  std::string name;
-  {
-    std::shared_lock<std::shared_mutex> l(rows_mu_);
-    auto d = disks_.find(disk);
-    if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
-    name = d->second.name;
-    if (offset > d->second.size || n > d->second.size - offset) {
-      return Status::InvalidArgument("write of " + std::to_string(n) + " bytes at offset " +
-                                     std::to_string(offset) + " is past the end of disk " + name +
-                                     " (" + std::to_string(d->second.size) + " bytes)");
-    }
-    RPFS_RETURN_IF_ERROR(WritableLocked(d->second, branch));
-  }
+  RPFS_RETURN_IF_ERROR(CheckWrite(disk, branch, offset, n));
   if (n == 0) return Status::OK();
   // Encode whole blocks (zero test, compression) before taking the write
   // lock: that is most of a write's CPU, and it runs in parallel across
   // writers and, for big requests, across cores.
-  const uint64_t bs = meta_.block_size;
   const auto* bytes = static_cast<const char*>(data);
-  const uint64_t first_full = (offset + bs - 1) / bs;
-  const uint64_t end_full = (offset + n) / bs;
-  const size_t full_count = end_full > first_full ? end_full - first_full : 0;
+  uint64_t first_full;
+  size_t full_count;
+  FullBlocks(offset, n, meta_.block_size, &first_full, &full_count);
   thread_local std::vector<journal::EncodedBlock> encoded;  // reused: capacity stays
   if (encoded.size() < full_count) encoded.resize(full_count);
   if (full_count > 0) {
-    encoder_->EncodeRun(disk, bytes + (first_full * bs - offset), full_count, bs, encoded.data());
+    encoder_->EncodeRun(disk, bytes + (first_full * meta_.block_size - offset), full_count,
+                        meta_.block_size, encoded.data());
   }
+  return AppendEncoded(disk, branch, offset, bytes, n, encoded.data(), full_count);
+}
+
+void Vault::EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
+                        std::vector<journal::EncodedBlock>* blocks) const {
+  const uint64_t bs = meta_.block_size;
+  uint64_t first_full;
+  size_t full_count;
+  FullBlocks(offset, n, bs, &first_full, &full_count);
+  blocks->resize(full_count);
+  const char* at = static_cast<const char*>(data) + (first_full * bs - offset);
+  for (size_t i = 0; i < full_count; ++i) encoder_->Encode(disk, at + i * bs, bs, &(*blocks)[i]);
+}
+
+Status Vault::WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,
+                           const std::vector<journal::EncodedBlock>& blocks) {
+  uint32_t branch;
+  RPFS_RETURN_IF_ERROR(ActiveBranch(disk, &branch));
+  RPFS_RETURN_IF_ERROR(CheckWrite(disk, branch, offset, n));
+  if (n == 0) return Status::OK();
+  uint64_t first_full;
+  size_t full_count;
+  FullBlocks(offset, n, meta_.block_size, &first_full, &full_count);
+  if (blocks.size() != full_count) {
+    return Status::InvalidArgument("write at offset " + std::to_string(offset) + ": " +
+                                   std::to_string(blocks.size()) + " encoded blocks for " +
+                                   std::to_string(full_count));
+  }
+  return AppendEncoded(disk, branch, offset, static_cast<const char*>(data), n, blocks.data(),
+                       full_count);
+}
+
+Status Vault::AppendEncoded(uint32_t disk, uint32_t branch, uint64_t offset, const char* data,
+                            size_t n, const journal::EncodedBlock* full, size_t full_count) {
+  const uint64_t first_full = (offset + meta_.block_size - 1) / meta_.block_size;
   std::lock_guard<std::mutex> l(write_mu_);
   {
     // Again under the write lock: a failover may have closed the branch
@@ -65,7 +115,7 @@ Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const
     if (d == disks_.end()) return Status::NotFound("unknown disk id " + std::to_string(disk));
     RPFS_RETURN_IF_ERROR(WritableLocked(d->second, branch));
   }
-  return WriteLocked(disk, branch, offset, bytes, n, encoded.data(), first_full, full_count);
+  return WriteLocked(disk, branch, offset, data, n, full, first_full, full_count);
 }
 
 Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data,

@@ -7,19 +7,19 @@
 #include <utility>
 #include <vector>
 
+#include "journal/block_encoder.h"
 #include "journal/payload_codec.h"
 #include "tools/ordered_pipeline.h"
 
 namespace rpfs::tools {
 namespace {
 
-// Batches handed to the writers and not yet done: enough to keep every
+// Batches handed to the encoders and not yet done: enough to keep every
 // core busy while the reader waits on the image, few enough to bound
 // memory (each is up to kImportWriteBytes).
 constexpr size_t kBatchesInFlight = 6;
-// A writer writes its batch in pieces of this size (whole blocks), each
-// one Vault::Write: the write lock is then held for one piece at a time,
-// and the other writers compress theirs meanwhile.
+// A batch is written in pieces of this size (whole blocks), each one
+// Vault::WriteEncoded: the write lock is held for one piece at a time.
 constexpr uint64_t kWritePieceBytes = uint64_t{512} << 10;
 // Index versions pending before the import has the vault flush them in
 // the background: the flushes then overlap the writing, and the last one,
@@ -28,10 +28,17 @@ constexpr uint64_t kWritePieceBytes = uint64_t{512} << 10;
 // import's blocks to the flush at its end.)
 constexpr size_t kIndexFlushEntries = size_t{1} << 16;
 
+// Where a piece of a batch goes on the disk (see CutPieces).
+struct Piece {
+  uint64_t offset;
+  const char* data;
+  size_t size;
+};
+
 // What the reader found in a stretch of the image: the data, back to
 // back, and where each piece of it goes on the disk. Whole zero blocks are
 // left out (a new disk reads them as zeros), so they are neither copied
-// nor stored.
+// nor stored. An encoder adds the pieces and their encoded blocks.
 struct Batch {
   struct Stretch {
     uint64_t offset;  // on the disk
@@ -41,15 +48,15 @@ struct Batch {
   std::string bytes;
   std::vector<Stretch> stretches;
   uint64_t reached = 0;  // the disk offset the image was read to
+  std::vector<Piece> pieces;
+  std::vector<std::vector<journal::EncodedBlock>> encoded;  // per piece; refer into bytes
 };
 
-// What a writer did with a batch; the batch comes back for its buffers.
-struct Written {
-  Status status;
-  uint64_t data_bytes = 0;
+// An encoded batch, back from an encoder.
+struct Encoded {
   Batch batch;
 };
-using WritePipeline = OrderedPipeline<Batch, Written>;
+using EncodePipeline = OrderedPipeline<Batch, Encoded>;
 
 // Batches whose buffers can be filled again, so an import allocates a few
 // buffers in all: as many as can be in flight at once, so none is freed
@@ -71,6 +78,7 @@ class SpareBatches {
     }
     b.bytes.clear();
     b.stretches.clear();
+    b.pieces.clear();
     b.bytes.reserve(kImportWriteBytes);
     return b;
   }
@@ -84,10 +92,10 @@ class SpareBatches {
 // into batches of up to kImportWriteBytes of data.
 class BatchBuilder {
  public:
-  BatchBuilder(WritePipeline* pipeline, SpareBatches* spares, uint64_t block_size)
+  BatchBuilder(EncodePipeline* pipeline, SpareBatches* spares, uint64_t block_size)
       : pipeline_(pipeline), spares_(spares), bs_(block_size), batch_(spares->Take()) {}
 
-  // False once the writers gave up. Blocks are the vault's, on absolute
+  // False once the import gave up. Blocks are the vault's, on absolute
   // boundaries; a run that starts or ends inside a block gives a partial
   // piece, written as it is (the vault merges it).
   bool Add(const fs::ImageRun& run) {
@@ -144,7 +152,7 @@ class BatchBuilder {
     return true;
   }
 
-  WritePipeline* pipeline_;
+  EncodePipeline* pipeline_;
   SpareBatches* spares_;
   const uint64_t bs_;
   Batch batch_;
@@ -153,11 +161,6 @@ class BatchBuilder {
 
 // Cuts a batch's stretches at multiples of `piece` (whole blocks) on the
 // disk, so only a stretch's own ends can be partial blocks.
-struct Piece {
-  uint64_t offset;
-  const char* data;
-  size_t size;
-};
 void CutPieces(const Batch& b, uint64_t piece, std::vector<Piece>* out) {
   out->clear();
   for (const Batch::Stretch& st : b.stretches) {
@@ -185,28 +188,29 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
   const uint64_t capacity = image.capacity();
   const uint64_t bs = vault.block_size();
   const uint64_t piece = std::max<uint64_t>(kWritePieceBytes / bs, 1) * bs;
-  // One writer per core, each on its own batch: no batch waits for
-  // another's last piece. Batches never share a byte, so the order of
-  // their writes does not matter; two that share a block are merged by
-  // the vault under its write lock.
-  const unsigned writers = std::max(2u, std::thread::hardware_concurrency());
-  WritePipeline pipeline(writers, kBatchesInFlight, [&](unsigned, Batch& b, Written* out) {
-    thread_local std::vector<Piece> pieces;
-    CutPieces(b, piece, &pieces);
-    for (const Piece& p : pieces) {
-      out->status = vault.Write(disk.id, p.offset, p.data, p.size);
-      if (!out->status.ok()) break;
-      out->data_bytes += p.size;
+  // One encoder per core, each on its own batch (zero tests and
+  // compression: most of the CPU), and the journal appends on this thread,
+  // in batch order: no encoder waits for the write lock while another
+  // appends, so the cores stay busy. Batches never share a byte, so their
+  // order does not matter for the data; two that share a block are merged
+  // by the vault.
+  const unsigned encoders = std::max(2u, std::thread::hardware_concurrency());
+  EncodePipeline pipeline(encoders, kBatchesInFlight, [&](unsigned, Batch& b, Encoded* out) {
+    CutPieces(b, piece, &b.pieces);
+    if (b.encoded.size() < b.pieces.size()) b.encoded.resize(b.pieces.size());
+    for (size_t i = 0; i < b.pieces.size(); ++i) {
+      const Piece& p = b.pieces[i];
+      vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i]);
     }
     out->batch = std::move(b);
   });
   SpareBatches spares;
   Status read_status;
   // The reader thread reads the image (and finds its zero blocks) while
-  // the writers write the batches before.
+  // the encoders encode the batches before.
   std::thread reader([&] {
     BatchBuilder builder(&pipeline, &spares, bs);
-    const Status stopped = Status::Internal("import stopped");  // the writer says why
+    const Status stopped = Status::Internal("import stopped");  // the main thread says why
     Status s;
     for (;;) {
       fs::ImageRun run;
@@ -225,11 +229,11 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     }
     if (s.ok() && !builder.Seal()) s = stopped;
     read_status = std::move(s);
-    pipeline.Close();  // the writers drain what was pushed
+    pipeline.Close();  // the encoders drain what was pushed
   });
 
   struct Joiner {  // however this thread leaves, the reader is stopped first
-    WritePipeline& pipeline;
+    EncodePipeline& pipeline;
     std::thread& thread;
     ~Joiner() {
       if (!thread.joinable()) return;
@@ -239,17 +243,21 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
   } joiner{pipeline, reader};
 
   Status s;
-  Written w;
-  while (pipeline.Pop(&w)) {
-    if (!w.status.ok()) {
-      s = w.status;
+  Encoded e;
+  while (s.ok() && pipeline.Pop(&e)) {
+    const Batch& b = e.batch;
+    for (size_t i = 0; i < b.pieces.size() && s.ok(); ++i) {
+      const Piece& p = b.pieces[i];
+      s = vault.WriteEncoded(disk.id, p.offset, p.data, p.size, b.encoded[i]);
+      if (s.ok()) result->data_bytes += p.size;
+    }
+    if (!s.ok()) {
       pipeline.Cancel();
       break;
     }
-    result->data_bytes += w.data_bytes;
     vault.RequestIndexFlush(kIndexFlushEntries);
-    if (progress) progress(w.batch.reached, capacity);
-    spares.GiveBack(std::move(w.batch));
+    if (progress) progress(b.reached, capacity);
+    spares.GiveBack(std::move(e.batch));
   }
   reader.join();
   RPFS_RETURN_IF_ERROR(s);

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "tests/test_support.h"
 
 namespace rpfs::catalog {
@@ -100,6 +103,44 @@ TEST_F(VaultTest, ForkedBranchIsIsolatedAndFallsThrough) {
   EXPECT_EQ(want_primary, ReadAll(v_->Latest(d_)));
   EXPECT_TRUE(v_->Failover("g", View{1, kMaxSeq}, "test1", /*test=*/true, nullptr).code() ==
               Status::Code::kAlreadyExists);
+}
+
+// The two-step write an import uses: encoded on one thread, written on
+// another, it stores what Write stores (partial blocks at both ends
+// merged, zero blocks as flags, text compressed), and is refused the way
+// Write is.
+TEST_F(VaultTest, EncodedWritesStoreWhatWriteStores) {
+  std::string old(d_.size, 'o');
+  ASSERT_TRUE(v_->Write(d_.id, 0, old.data(), old.size()).ok());
+  std::string data;
+  for (int i = 0; data.size() < 40000; ++i) data += "line " + std::to_string(i) + " of text\n";
+  data.resize(40000);
+  data.replace(8192, 8192, std::string(8192, '\0'));  // whole zero blocks inside
+  const uint64_t offset = 1000;  // partial blocks at both ends
+  std::vector<journal::EncodedBlock> blocks;
+  std::thread encoder([&] { v_->EncodeWrite(d_.id, offset, data.data(), data.size(), &blocks); });
+  encoder.join();
+  EXPECT_EQ(blocks.size(), (offset + data.size()) / 4096 - 1);  // blocks 1 .. 9
+  bool compressed = false, zero = false;
+  for (const journal::EncodedBlock& b : blocks) {
+    compressed |= (b.flags & journal::kZstd) != 0;
+    zero |= (b.flags & journal::kZero) != 0;
+  }
+  EXPECT_TRUE(compressed);
+  EXPECT_TRUE(zero);
+  ASSERT_TRUE(v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks).ok());
+  std::string want = old;
+  want.replace(offset, data.size(), data);
+  EXPECT_EQ(want, ReadAll(v_->Latest(d_)));
+
+  // Blocks that do not fit the range, and writes past the end, are refused.
+  blocks.pop_back();
+  Status s = v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks);
+  EXPECT_EQ(Status::Code::kInvalidArgument, s.code()) << s.ToString();
+  v_->EncodeWrite(d_.id, d_.size - 4096, data.data(), 8192, &blocks);
+  s = v_->WriteEncoded(d_.id, d_.size - 4096, data.data(), 8192, blocks);
+  EXPECT_NE(std::string::npos, s.message().find("past the end of disk vm/d")) << s.message();
+  EXPECT_EQ(want, ReadAll(v_->Latest(d_)));
 }
 
 TEST_F(VaultTest, SecondOpenIsRefusedWhileLocked) {
