@@ -173,14 +173,15 @@ class Vault {
   Status WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const void* data, size_t n);
   // Write in two steps, for a bulk writer that encodes on several threads
   // and appends on one (an import): EncodeWrite does Write's CPU work (zero
-  // tests, compression) on the calling thread, without a lock; the encoded
-  // blocks (one per whole block of [offset, offset + n)) may refer into
-  // `data`. WriteEncoded then writes them like Write; `data` and `blocks`
-  // must not change in between.
-  void EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
-                   std::vector<journal::EncodedBlock>* blocks) const;
+  // tests, compression) on the calling thread, without a lock, into the
+  // first `count` (returned) of *blocks: one per whole block of [offset,
+  // offset + n), which may refer into `data`. *blocks only grows, so a
+  // reused one allocates nothing. WriteEncoded then writes them like
+  // Write; `data` and the blocks must not change in between.
+  size_t EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
+                     std::vector<journal::EncodedBlock>* blocks) const;
   Status WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,
-                      const std::vector<journal::EncodedBlock>& blocks);
+                      const journal::EncodedBlock* blocks, size_t count);
   Status Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out);
   Status Sync();
   View Latest(const Disk& disk) const;

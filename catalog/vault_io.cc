@@ -74,19 +74,20 @@ Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const
   return AppendEncoded(disk, branch, offset, bytes, n, encoded.data(), full_count);
 }
 
-void Vault::EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
-                        std::vector<journal::EncodedBlock>* blocks) const {
+size_t Vault::EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
+                          std::vector<journal::EncodedBlock>* blocks) const {
   const uint64_t bs = meta_.block_size;
   uint64_t first_full;
   size_t full_count;
   FullBlocks(offset, n, bs, &first_full, &full_count);
-  blocks->resize(full_count);
+  if (blocks->size() < full_count) blocks->resize(full_count);
   const char* at = static_cast<const char*>(data) + (first_full * bs - offset);
   for (size_t i = 0; i < full_count; ++i) encoder_->Encode(disk, at + i * bs, bs, &(*blocks)[i]);
+  return full_count;
 }
 
 Status Vault::WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,
-                           const std::vector<journal::EncodedBlock>& blocks) {
+                           const journal::EncodedBlock* blocks, size_t count) {
   uint32_t branch;
   RPFS_RETURN_IF_ERROR(ActiveBranch(disk, &branch));
   RPFS_RETURN_IF_ERROR(CheckWrite(disk, branch, offset, n));
@@ -94,12 +95,12 @@ Status Vault::WriteEncoded(uint32_t disk, uint64_t offset, const void* data, siz
   uint64_t first_full;
   size_t full_count;
   FullBlocks(offset, n, meta_.block_size, &first_full, &full_count);
-  if (blocks.size() != full_count) {
+  if (count != full_count) {
     return Status::InvalidArgument("write at offset " + std::to_string(offset) + ": " +
-                                   std::to_string(blocks.size()) + " encoded blocks for " +
+                                   std::to_string(count) + " encoded blocks for " +
                                    std::to_string(full_count));
   }
-  return AppendEncoded(disk, branch, offset, static_cast<const char*>(data), n, blocks.data(),
+  return AppendEncoded(disk, branch, offset, static_cast<const char*>(data), n, blocks,
                        full_count);
 }
 

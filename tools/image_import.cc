@@ -49,7 +49,10 @@ struct Batch {
   std::vector<Stretch> stretches;
   uint64_t reached = 0;  // the disk offset the image was read to
   std::vector<Piece> pieces;
-  std::vector<std::vector<journal::EncodedBlock>> encoded;  // per piece; refer into bytes
+  // Per piece: its encoded blocks (they refer into bytes), the first
+  // counts[i] of encoded[i]. Reused with the batch: they only grow.
+  std::vector<std::vector<journal::EncodedBlock>> encoded;
+  std::vector<size_t> counts;
 };
 
 // An encoded batch, back from an encoder.
@@ -198,9 +201,10 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
   EncodePipeline pipeline(encoders, kBatchesInFlight, [&](unsigned, Batch& b, Encoded* out) {
     CutPieces(b, piece, &b.pieces);
     if (b.encoded.size() < b.pieces.size()) b.encoded.resize(b.pieces.size());
+    b.counts.resize(b.pieces.size());
     for (size_t i = 0; i < b.pieces.size(); ++i) {
       const Piece& p = b.pieces[i];
-      vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i]);
+      b.counts[i] = vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i]);
     }
     out->batch = std::move(b);
   });
@@ -248,7 +252,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     const Batch& b = e.batch;
     for (size_t i = 0; i < b.pieces.size() && s.ok(); ++i) {
       const Piece& p = b.pieces[i];
-      s = vault.WriteEncoded(disk.id, p.offset, p.data, p.size, b.encoded[i]);
+      s = vault.WriteEncoded(disk.id, p.offset, p.data, p.size, b.encoded[i].data(), b.counts[i]);
       if (s.ok()) result->data_bytes += p.size;
     }
     if (!s.ok()) {

@@ -117,28 +117,30 @@ TEST_F(VaultTest, EncodedWritesStoreWhatWriteStores) {
   data.resize(40000);
   data.replace(8192, 8192, std::string(8192, '\0'));  // whole zero blocks inside
   const uint64_t offset = 1000;  // partial blocks at both ends
-  std::vector<journal::EncodedBlock> blocks;
-  std::thread encoder([&] { v_->EncodeWrite(d_.id, offset, data.data(), data.size(), &blocks); });
+  std::vector<journal::EncodedBlock> blocks(20);  // longer than needed: only grows
+  size_t count = 0;
+  std::thread encoder(
+      [&] { count = v_->EncodeWrite(d_.id, offset, data.data(), data.size(), &blocks); });
   encoder.join();
-  EXPECT_EQ(blocks.size(), (offset + data.size()) / 4096 - 1);  // blocks 1 .. 9
+  EXPECT_EQ(count, (offset + data.size()) / 4096 - 1);  // blocks 1 .. 9
+  EXPECT_EQ(blocks.size(), 20u);
   bool compressed = false, zero = false;
-  for (const journal::EncodedBlock& b : blocks) {
-    compressed |= (b.flags & journal::kZstd) != 0;
-    zero |= (b.flags & journal::kZero) != 0;
+  for (size_t i = 0; i < count; ++i) {
+    compressed |= (blocks[i].flags & journal::kZstd) != 0;
+    zero |= (blocks[i].flags & journal::kZero) != 0;
   }
   EXPECT_TRUE(compressed);
   EXPECT_TRUE(zero);
-  ASSERT_TRUE(v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks).ok());
+  ASSERT_TRUE(v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks.data(), count).ok());
   std::string want = old;
   want.replace(offset, data.size(), data);
   EXPECT_EQ(want, ReadAll(v_->Latest(d_)));
 
-  // Blocks that do not fit the range, and writes past the end, are refused.
-  blocks.pop_back();
-  Status s = v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks);
+  // A count that does not fit the range, and writes past the end, are refused.
+  Status s = v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks.data(), count - 1);
   EXPECT_EQ(Status::Code::kInvalidArgument, s.code()) << s.ToString();
-  v_->EncodeWrite(d_.id, d_.size - 4096, data.data(), 8192, &blocks);
-  s = v_->WriteEncoded(d_.id, d_.size - 4096, data.data(), 8192, blocks);
+  count = v_->EncodeWrite(d_.id, d_.size - 4096, data.data(), 8192, &blocks);
+  s = v_->WriteEncoded(d_.id, d_.size - 4096, data.data(), 8192, blocks.data(), count);
   EXPECT_NE(std::string::npos, s.message().find("past the end of disk vm/d")) << s.message();
   EXPECT_EQ(want, ReadAll(v_->Latest(d_)));
 }
