@@ -55,11 +55,8 @@ struct Batch {
   std::vector<size_t> counts;
 };
 
-// An encoded batch, back from an encoder.
-struct Encoded {
-  Batch batch;
-};
-using EncodePipeline = OrderedPipeline<Batch, Encoded>;
+// Batches in, the same batches encoded out.
+using EncodePipeline = OrderedPipeline<Batch, Batch>;
 
 // Batches whose buffers can be filled again, so an import allocates a few
 // buffers in all: as many as can be in flight at once, so none is freed
@@ -198,7 +195,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
   // order does not matter for the data; two that share a block are merged
   // by the vault.
   const unsigned encoders = std::max(2u, std::thread::hardware_concurrency());
-  EncodePipeline pipeline(encoders, kBatchesInFlight, [&](unsigned, Batch& b, Encoded* out) {
+  EncodePipeline pipeline(encoders, kBatchesInFlight, [&](unsigned, Batch& b, Batch* out) {
     CutPieces(b, piece, &b.pieces);
     if (b.encoded.size() < b.pieces.size()) b.encoded.resize(b.pieces.size());
     b.counts.resize(b.pieces.size());
@@ -206,7 +203,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
       const Piece& p = b.pieces[i];
       b.counts[i] = vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i]);
     }
-    out->batch = std::move(b);
+    *out = std::move(b);
   });
   SpareBatches spares;
   Status read_status;
@@ -247,9 +244,8 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
   } joiner{pipeline, reader};
 
   Status s;
-  Encoded e;
-  while (s.ok() && pipeline.Pop(&e)) {
-    const Batch& b = e.batch;
+  Batch b;
+  while (s.ok() && pipeline.Pop(&b)) {
     for (size_t i = 0; i < b.pieces.size() && s.ok(); ++i) {
       const Piece& p = b.pieces[i];
       s = vault.WriteEncoded(disk.id, p.offset, p.data, p.size, b.encoded[i].data(), b.counts[i]);
@@ -261,7 +257,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     }
     vault.RequestIndexFlush(kIndexFlushEntries);
     if (progress) progress(b.reached, capacity);
-    spares.GiveBack(std::move(e.batch));
+    spares.GiveBack(std::move(b));
   }
   reader.join();
   RPFS_RETURN_IF_ERROR(s);
