@@ -341,7 +341,8 @@ class Vault {
   Status CheckWrite(uint32_t disk, uint32_t branch, uint64_t offset, size_t n) const;
   // Takes write_mu_, checks the branch again, WriteLocked.
   Status AppendEncoded(uint32_t disk, uint32_t branch, uint64_t offset, const char* data,
-                       size_t n, const journal::EncodedBlock* full, size_t full_count);
+                       size_t n, const journal::EncodedBlock* full, uint64_t first_full,
+                       size_t full_count);
   Status WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const char* data, size_t n,
                      const journal::EncodedBlock* full, uint64_t first_full, size_t full_count);
   uint64_t NextTimeLocked();

@@ -71,7 +71,7 @@ Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const
     encoder_->EncodeRun(disk, bytes + (first_full * meta_.block_size - offset), full_count,
                         meta_.block_size, encoded.data());
   }
-  return AppendEncoded(disk, branch, offset, bytes, n, encoded.data(), full_count);
+  return AppendEncoded(disk, branch, offset, bytes, n, encoded.data(), first_full, full_count);
 }
 
 size_t Vault::EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
@@ -101,12 +101,12 @@ Status Vault::WriteEncoded(uint32_t disk, uint64_t offset, const void* data, siz
                                    std::to_string(full_count));
   }
   return AppendEncoded(disk, branch, offset, static_cast<const char*>(data), n, blocks,
-                       full_count);
+                       first_full, full_count);
 }
 
 Status Vault::AppendEncoded(uint32_t disk, uint32_t branch, uint64_t offset, const char* data,
-                            size_t n, const journal::EncodedBlock* full, size_t full_count) {
-  const uint64_t first_full = (offset + meta_.block_size - 1) / meta_.block_size;
+                            size_t n, const journal::EncodedBlock* full, uint64_t first_full,
+                            size_t full_count) {
   std::lock_guard<std::mutex> l(write_mu_);
   {
     // Again under the write lock: a failover may have closed the branch
