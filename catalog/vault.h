@@ -175,11 +175,13 @@ class Vault {
   // and appends on one (an import): EncodeWrite does Write's CPU work (zero
   // tests, compression) on the calling thread, without a lock, into the
   // first `count` (returned) of *blocks: one per whole block of [offset,
-  // offset + n), which may refer into `data`. *blocks only grows, so a
-  // reused one allocates nothing. WriteEncoded then writes them like
-  // Write; `data` and the blocks must not change in between.
+  // offset + n), which may refer into `data` and into `room` (n bytes of
+  // the caller's, where compressed blocks go). *blocks only grows, so a
+  // reused one and its room allocate nothing. WriteEncoded then writes
+  // them like Write; `data`, `room` and the blocks must not change in
+  // between.
   size_t EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
-                     std::vector<journal::EncodedBlock>* blocks) const;
+                     std::vector<journal::EncodedBlock>* blocks, char* room) const;
   Status WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,
                       const journal::EncodedBlock* blocks, size_t count);
   Status Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out);

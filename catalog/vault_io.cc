@@ -75,14 +75,18 @@ Status Vault::WriteBranch(uint32_t disk, uint32_t branch, uint64_t offset, const
 }
 
 size_t Vault::EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
-                          std::vector<journal::EncodedBlock>* blocks) const {
+                          std::vector<journal::EncodedBlock>* blocks, char* room) const {
   const uint64_t bs = meta_.block_size;
   uint64_t first_full;
   size_t full_count;
   FullBlocks(offset, n, bs, &first_full, &full_count);
   if (blocks->size() < full_count) blocks->resize(full_count);
-  const char* at = static_cast<const char*>(data) + (first_full * bs - offset);
-  for (size_t i = 0; i < full_count; ++i) encoder_->Encode(disk, at + i * bs, bs, &(*blocks)[i]);
+  // Each block's compressed body goes where the block sits in `data`.
+  const size_t skip = static_cast<size_t>(first_full * bs - offset);
+  const char* at = static_cast<const char*>(data) + skip;
+  for (size_t i = 0; i < full_count; ++i) {
+    encoder_->Encode(disk, at + i * bs, bs, &(*blocks)[i], room + skip + i * bs);
+  }
   return full_count;
 }
 

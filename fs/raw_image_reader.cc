@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "fs/extent_readers.h"
+#include "journal/page_populate.h"
 
 namespace rpfs::fs {
 namespace {
@@ -37,6 +38,10 @@ class FlatReader : public ImageReader {
       return Status::OK();
     }
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, data_end_ - pos_));
+    if (buf_.capacity() < n) {
+      buf_.reserve(n);
+      journal::PopulatePages(buf_.data(), buf_.capacity());
+    }
     if (buf_.size() < n) buf_.resize(n);
     RPFS_RETURN_IF_ERROR(src_->ReadAt(start_ + pos_, n, buf_.data(), "extent data"));
     run->offset = pos_;

@@ -31,7 +31,8 @@ BlockEncoder::Gate& BlockEncoder::GateFor(uint32_t stream) {
   return gates[stream % kGateSlots];
 }
 
-void BlockEncoder::Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out) {
+void BlockEncoder::Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out,
+                          char* room) {
   if (IsAllZero(data, n)) {
     out->flags = kZero;
     out->body = nullptr;
@@ -47,11 +48,17 @@ void BlockEncoder::Encode(uint32_t stream, const char* data, size_t n, EncodedBl
     --g.skip;
     return;
   }
-  if (CompressPayload(level_, data, n, n - n / 8, &out->compressed)) {
+  if (room == nullptr) {
+    // Sized once to a block and kept: resizing to each payload would
+    // zero-fill it again for every block.
+    if (out->compressed.size() < n) out->compressed.resize(n);
+    room = out->compressed.data();
+  }
+  if (size_t got = CompressPayload(level_, data, n, room, n - n / 8); got > 0) {
     g.stretch = 0;
     out->flags = kZstd;
-    out->body = out->compressed.data();
-    out->body_len = static_cast<uint32_t>(out->compressed.size());
+    out->body = room;
+    out->body_len = static_cast<uint32_t>(got);
     return;
   }
   g.stretch = std::min(kMaxStretch, g.stretch == 0 ? 1 : g.stretch * 2);

@@ -25,9 +25,9 @@ namespace rpfs::journal {
 
 struct EncodedBlock {
   uint8_t flags = 0;           // record flags: kZero, kZstd or 0 (stored)
-  const char* body = nullptr;  // the payload: into `compressed` or the caller's data
+  const char* body = nullptr;  // the payload: the caller's data or room, or `compressed`
   uint32_t body_len = 0;
-  std::string compressed;      // owns a zstd payload; capacity reused
+  std::string compressed;      // holds a zstd payload when no room was given; reused
 };
 
 class BlockEncoder {
@@ -35,8 +35,12 @@ class BlockEncoder {
   explicit BlockEncoder(int level) : level_(level) {}
 
   // Encodes data[0,n) for `stream`. out->body may point into `data`,
-  // which must outlive the use of *out.
-  void Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out);
+  // which must outlive the use of *out. A compressed body goes to `room`
+  // (n bytes of the caller's, which must outlive it too) if given, else
+  // into out->compressed: a bulk writer gives room so that its thousands
+  // of blocks in flight allocate nothing.
+  void Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out,
+              char* room = nullptr);
 
   // Encodes `count` consecutive blocks of `block_size` bytes, spread over
   // all cores when there are enough of them to pay for it.

@@ -40,13 +40,10 @@ bool IsAllZero(const void* data, size_t n) {
   return true;
 }
 
-bool CompressPayload(int level, const void* data, size_t n, size_t max_out, std::string* out) {
-  // A destination of max_out bytes: zstd gives up as soon as it cannot fit.
-  out->resize(max_out);
-  size_t got = ZSTD_compressCCtx(ThreadContexts().c, out->data(), out->size(), data, n, level);
-  if (ZSTD_isError(got)) return false;
-  out->resize(got);
-  return true;
+size_t CompressPayload(int level, const void* data, size_t n, void* out, size_t max_out) {
+  // zstd gives up as soon as the output cannot fit in max_out.
+  size_t got = ZSTD_compressCCtx(ThreadContexts().c, out, max_out, data, n, level);
+  return ZSTD_isError(got) ? 0 : got;
 }
 
 Status DecodePayload(uint8_t flags, const void* payload, size_t payload_len, void* out,

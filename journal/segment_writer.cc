@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "journal/page_populate.h"
+
 namespace rpfs::journal {
 
 SegmentWriter::SegmentWriter(std::string path, int fd, uint32_t segment, uint64_t size)
@@ -39,6 +41,13 @@ Status SegmentWriter::Append(const RecordHeader& h, const void* payload, uint64_
   // Flush a full buffer first, so a failed flush rejects this record
   // instead of leaving it half-accepted, and the buffer stays bounded.
   if (buffer_.size() >= kBufferLimit) RPFS_RETURN_IF_ERROR(Flush());
+  if (buffer_.capacity() < kBufferReserve) {
+    // Once per segment: room for a full buffer and the record that
+    // overflows it, made present in one go (journal/page_populate.h)
+    // rather than grown by doubling and faulted in page by page.
+    buffer_.reserve(kBufferReserve);
+    PopulatePages(buffer_.data(), buffer_.capacity());
+  }
   uint8_t header[kRecordHeaderSize];
   EncodeRecordHeader(h, payload, header);
   *offset = size();

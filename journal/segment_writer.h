@@ -48,6 +48,8 @@ class SegmentWriter {
   SegmentWriter(std::string path, int fd, uint32_t segment, uint64_t size);
 
   static constexpr size_t kBufferLimit = 1 << 20;
+  // Reserved for the buffer: a full one plus a block-sized record.
+  static constexpr size_t kBufferReserve = kBufferLimit + (64 << 10);
 
   std::string path_;
   int fd_;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "journal/block_encoder.h"
+#include "journal/page_populate.h"
 #include "journal/payload_codec.h"
 #include "tools/ordered_pipeline.h"
 
@@ -17,7 +18,7 @@ namespace {
 // Batches handed to the encoders and not yet done: enough to keep every
 // core busy while the reader waits on the image, few enough to bound
 // memory (each is up to kImportWriteBytes).
-constexpr size_t kBatchesInFlight = 6;
+constexpr size_t kBatchesInFlight = 16;
 // A batch is written in pieces of this size (whole blocks), each one
 // Vault::WriteEncoded: the write lock is held for one piece at a time.
 constexpr uint64_t kWritePieceBytes = uint64_t{512} << 10;
@@ -46,6 +47,9 @@ struct Batch {
     size_t size;
   };
   std::string bytes;
+  // Where the encoders put compressed blocks: a block's body goes at the
+  // block's own place in bytes (see Vault::EncodeWrite).
+  std::string room;
   std::vector<Stretch> stretches;
   uint64_t reached = 0;  // the disk offset the image was read to
   std::vector<Piece> pieces;
@@ -79,7 +83,13 @@ class SpareBatches {
     b.bytes.clear();
     b.stretches.clear();
     b.pieces.clear();
-    b.bytes.reserve(kImportWriteBytes);
+    if (b.room.size() < kImportWriteBytes) {  // a new batch
+      b.bytes.reserve(kImportWriteBytes);
+      journal::PopulatePages(b.bytes.data(), b.bytes.capacity());
+      b.room.reserve(kImportWriteBytes);
+      journal::PopulatePages(b.room.data(), b.room.capacity());
+      b.room.resize(kImportWriteBytes);
+    }
     return b;
   }
 
@@ -201,7 +211,8 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     b.counts.resize(b.pieces.size());
     for (size_t i = 0; i < b.pieces.size(); ++i) {
       const Piece& p = b.pieces[i];
-      b.counts[i] = vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i]);
+      char* room = b.room.data() + (p.data - b.bytes.data());
+      b.counts[i] = vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i], room);
     }
     *out = std::move(b);
   });

@@ -19,7 +19,7 @@
 
 namespace rpfs::tools {
 
-constexpr size_t kImportWriteBytes = size_t{4} << 20;
+constexpr size_t kImportWriteBytes = size_t{1} << 20;
 
 struct ImportResult {
   uint64_t data_bytes = 0;  // bytes written to the vault (non-zero blocks)

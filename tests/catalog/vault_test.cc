@@ -118,9 +118,11 @@ TEST_F(VaultTest, EncodedWritesStoreWhatWriteStores) {
   data.replace(8192, 8192, std::string(8192, '\0'));  // whole zero blocks inside
   const uint64_t offset = 1000;  // partial blocks at both ends
   std::vector<journal::EncodedBlock> blocks(20);  // longer than needed: only grows
+  std::string room(data.size(), 'r');
   size_t count = 0;
-  std::thread encoder(
-      [&] { count = v_->EncodeWrite(d_.id, offset, data.data(), data.size(), &blocks); });
+  std::thread encoder([&] {
+    count = v_->EncodeWrite(d_.id, offset, data.data(), data.size(), &blocks, room.data());
+  });
   encoder.join();
   EXPECT_EQ(count, (offset + data.size()) / 4096 - 1);  // blocks 1 .. 9
   EXPECT_EQ(blocks.size(), 20u);
@@ -128,6 +130,12 @@ TEST_F(VaultTest, EncodedWritesStoreWhatWriteStores) {
   for (size_t i = 0; i < count; ++i) {
     compressed |= (blocks[i].flags & journal::kZstd) != 0;
     zero |= (blocks[i].flags & journal::kZero) != 0;
+    if (blocks[i].flags & journal::kZstd) {
+      // Compressed where the block sits in data, in the room given.
+      const size_t at = (i + 1) * 4096 - offset;
+      EXPECT_EQ(room.data() + at, blocks[i].body) << "block " << i;
+      EXPECT_TRUE(blocks[i].compressed.empty()) << "block " << i;
+    }
   }
   EXPECT_TRUE(compressed);
   EXPECT_TRUE(zero);
@@ -139,7 +147,7 @@ TEST_F(VaultTest, EncodedWritesStoreWhatWriteStores) {
   // A count that does not fit the range, and writes past the end, are refused.
   Status s = v_->WriteEncoded(d_.id, offset, data.data(), data.size(), blocks.data(), count - 1);
   EXPECT_EQ(Status::Code::kInvalidArgument, s.code()) << s.ToString();
-  count = v_->EncodeWrite(d_.id, d_.size - 4096, data.data(), 8192, &blocks);
+  count = v_->EncodeWrite(d_.id, d_.size - 4096, data.data(), 8192, &blocks, room.data());
   s = v_->WriteEncoded(d_.id, d_.size - 4096, data.data(), 8192, blocks.data(), count);
   EXPECT_NE(std::string::npos, s.message().find("past the end of disk vm/d")) << s.message();
   EXPECT_EQ(want, ReadAll(v_->Latest(d_)));
