@@ -15,9 +15,10 @@
 namespace rpfs::tools {
 namespace {
 
-// Batches handed to the encoders and not yet done: enough to keep every
-// core busy while the reader waits on the image, few enough to bound
-// memory (each is up to kImportWriteBytes).
+// Batches handed to the encoders and not yet appended: enough to keep
+// every core busy while the reader waits on the image or the appender on
+// the disk, few enough to bound memory (each holds up to kImportWriteBytes
+// of data and as much room for their compressed blocks).
 constexpr size_t kBatchesInFlight = 16;
 // A batch is written in pieces of this size (whole blocks), each one
 // Vault::WriteEncoded: the write lock is held for one piece at a time.

@@ -2,13 +2,13 @@
 // just created with the image's capacity.
 //
 // A reader thread gathers the image's runs into batches of up to
-// kImportWriteBytes (4 MiB) and finds their all-zero blocks, which are not
+// kImportWriteBytes (1 MiB) and finds their all-zero blocks, which are not
 // stored (a new disk reads them as zeros), so holes and zero grains cost
-// nothing. Meanwhile one writer thread per core writes a batch each: its
-// data stretches go to Vault::Write in 512 KiB pieces, so compressing and
-// checksumming use every core and no writer waits for another's batch.
-// The calling thread takes the written batches back in order, for the
-// progress report. Memory: a few batches plus the reader's own buffers.
+// nothing. Meanwhile one encoder thread per core encodes a batch each
+// (zero tests and compression, Vault::EncodeWrite, into room the batch
+// carries), and the calling thread appends the encoded batches in order
+// (Vault::WriteEncoded) and reports progress. Memory: the batches in
+// flight (at most 16, each 2 MiB with its room) plus the reader's buffers.
 #pragma once
 
 #include <cstdint>
