@@ -47,6 +47,7 @@ Status Journal::Create(const std::string& dir, const VaultId& id, const JournalO
   h.first_seq = 1;
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(j->SegmentPath(1), h, &w));
+  RPFS_RETURN_IF_ERROR(w->Sync());
   j->writer_ = std::move(w);
   j->segments_ = {1};
   j->synced_ = j->EndLocked();
@@ -127,6 +128,13 @@ Status Journal::Roll(uint64_t first_seq) {
   h.segment = writer_->segment() + 1;
   h.vault_id = id_;
   h.first_seq = first_seq;
+  // The new segment is not synced here: that fdatasync (a new file's
+  // first) waits for the file system to commit, which on ext4 means for
+  // the writeback of the segment being sealed, and the appender would
+  // stall for all of it at every roll. Its header becomes durable with
+  // its first synced records (Sync fdatasyncs the newest segment) or its
+  // seal; a crash before leaves a newest segment with no header, which
+  // can hold no acknowledged record and which recovery drops.
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
   sealing_ = std::move(writer_);

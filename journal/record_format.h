@@ -52,7 +52,10 @@
 // before compaction wrote the seq of its first record: at most that).
 //
 // A segment ends where its bytes end. The newest segment may end in a torn
-// record after a crash; recovery cuts it off. Any other bad record is
+// record after a crash; recovery cuts it off. A roll does not sync the new
+// segment (its first synced records do), so after a crash the newest may
+// also lack its header (shorter than 64 bytes, or 64 zero bytes): it holds
+// nothing that was synced, and recovery removes it. Any other bad record is
 // corruption. Compaction deletes whole segments, so the numbering may have
 // gaps; the catalog lists every segment it retired (catalog/catalog.h).
 //

@@ -46,6 +46,24 @@ bool ValidRecordFollows(int fd, uint64_t file_size, uint64_t bad) {
   return r.Next(&h, &payload, &off, &why) == SegmentReader::Result::kRecord;
 }
 
+// True if the segment at `path` never got its header onto the disk: it is
+// shorter than one, or the header's bytes are all zero (the file's size
+// reached the disk, its first block did not). A roll does not sync the
+// new segment, so a crash can leave either; no record in it was synced.
+Status HeaderNeverWritten(const std::string& path, uint64_t size, bool* never) {
+  *never = true;
+  if (size < kSegmentHeaderSize) return Status::OK();
+  Fd fd;
+  fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd.fd < 0) return Status::FromErrno(errno, "open " + path);
+  uint8_t hdr[kSegmentHeaderSize];
+  if (::pread(fd.fd, hdr, sizeof hdr, 0) != static_cast<ssize_t>(sizeof hdr)) {
+    return Status::FromErrno(errno, "read " + path);
+  }
+  *never = std::all_of(hdr, hdr + sizeof hdr, [](uint8_t b) { return b == 0; });
+  return Status::OK();
+}
+
 // True if the segment at `path` holds a valid record after its header:
 // then it cannot be a roll whose predecessor never became durable.
 bool HoldsRecords(const std::string& path) {
@@ -107,13 +125,15 @@ Status RecoverTail(const std::string& dir, const VaultId& id, std::vector<uint32
                    JournalPos replay_from, uint64_t replay_seq, const RecordVisitor& visit,
                    RecoveryReport* report, const PayloadSealer* sealer) {
   *report = RecoveryReport();
-  // A newest segment shorter than its header is a roll that never became
-  // durable; it holds no records, so it goes.
+  // A newest segment whose header never reached the disk is a roll that
+  // never became durable; it holds no synced records, so it goes.
   while (segments->size() > 1) {
     std::string path = dir + "/" + SegmentFileName(segments->back());
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
-    if (static_cast<uint64_t>(st.st_size) >= kSegmentHeaderSize) break;
+    bool never;
+    RPFS_RETURN_IF_ERROR(HeaderNeverWritten(path, static_cast<uint64_t>(st.st_size), &never));
+    if (!never) break;
     if (::unlink(path.c_str()) != 0) return Status::FromErrno(errno, "remove " + path);
     report->dropped_bytes += static_cast<uint64_t>(st.st_size);
     report->dropped_where = Where(segments->back(), 0) + ": segment header torn";

@@ -26,7 +26,7 @@ Status SegmentWriter::Create(const std::string& path, const SegmentHeader& heade
   uint8_t buf[kSegmentHeaderSize];
   EncodeSegmentHeader(header, buf);
   (*out)->buffer_.assign(reinterpret_cast<char*>(buf), sizeof buf);
-  return (*out)->Sync();
+  return (*out)->Flush();
 }
 
 Status SegmentWriter::OpenForAppend(const std::string& path, uint32_t segment, uint64_t size,

@@ -18,7 +18,8 @@ namespace rpfs::journal {
 
 class SegmentWriter {
  public:
-  // Creates `path` (which must not exist) and writes its header.
+  // Creates `path` (which must not exist) and writes its header, not
+  // synced: the caller decides when it must be durable.
   static Status Create(const std::string& path, const SegmentHeader& header,
                        std::unique_ptr<SegmentWriter>* out);
   // Opens an existing, recovered segment for appending at `size`.

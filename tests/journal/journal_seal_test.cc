@@ -3,7 +3,9 @@
 // segment's tail missing, the newest segment empty or not) and check that
 // Open cuts exactly the unsynced tail, or refuses with the place named
 // when newer records reached the disk past a gap.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -23,6 +25,13 @@ using rpfs::testing::TempDir;
 using rpfs::testing::TruncateFile;
 
 constexpr size_t kPayload = 1000;
+
+struct Fd {  // closes on scope exit
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 constexpr uint64_t kRecord = kRecordHeaderSize + kPayload;
 
 struct Staged {
@@ -161,6 +170,46 @@ TEST(JournalSeal, SealedSegmentEndingEarlyWithEmptyNewestOpens) {
     ASSERT_TRUE(j->Read(s.locs[seq - 1], &h, &rec).ok()) << seq;
     EXPECT_EQ(h.seq, seq);
   }
+}
+
+// A roll does not sync the new segment, so a crash can leave it with its
+// size on the disk but not its header: zeros. It held nothing synced and
+// goes; a header that is there but wrong is still corruption.
+TEST(JournalSeal, NewestSegmentWhoseHeaderNeverReachedTheDiskGoes) {
+  Staged s;
+  Stage(&s, 1);
+  const uint64_t newest_size = FileSize(Seg(s, 2));
+  {
+    Fd f;
+    f.fd = ::open(Seg(s, 2).c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(f.fd, 0);
+    std::string zeros(kSegmentHeaderSize, '\0');
+    ASSERT_EQ(static_cast<ssize_t>(zeros.size()), ::pwrite(f.fd, zeros.data(), zeros.size(), 0));
+  }
+  ASSERT_EQ(newest_size, FileSize(Seg(s, 2)));
+  RecoveryReport r;
+  std::unique_ptr<Journal> j;
+  Status st = Reopen(&s, &r, &j);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(j->Segments(), std::vector<uint32_t>{1});
+  EXPECT_FALSE(std::filesystem::exists(Seg(s, 2)));
+  EXPECT_EQ(r.last_seq, LastSeqIn(s, 1));
+  EXPECT_NE(r.dropped_where.find("segment 00000002.seg offset 0: segment header torn"),
+            std::string::npos)
+      << r.dropped_where;
+  j.reset();
+
+  Staged t;
+  Stage(&t, 1);
+  {
+    Fd f;
+    f.fd = ::open(Seg(t, 2).c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(f.fd, 0);
+    ASSERT_EQ(1, ::pwrite(f.fd, "X", 1, 0));  // the magic, damaged
+  }
+  st = Reopen(&t, &r, &j);
+  EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+  EXPECT_TRUE(std::filesystem::exists(Seg(t, 2)));
 }
 
 TEST(JournalSeal, IntactJournalAcrossManyRollsReopensWhole) {
