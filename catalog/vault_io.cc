@@ -81,11 +81,15 @@ size_t Vault::EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size
   size_t full_count;
   FullBlocks(offset, n, bs, &first_full, &full_count);
   if (blocks->size() < full_count) blocks->resize(full_count);
-  // Each block's compressed body goes where the block sits in `data`.
-  const size_t skip = static_cast<size_t>(first_full * bs - offset);
-  const char* at = static_cast<const char*>(data) + skip;
+  // Compressed bodies go into room back to back: each is under 7/8 of a
+  // block, so n bytes always hold them, and only the pages they fill are
+  // touched (on a VM, a page's first touch is the dear part).
+  const char* at = static_cast<const char*>(data) + (first_full * bs - offset);
+  char* next = room;
   for (size_t i = 0; i < full_count; ++i) {
-    encoder_->Encode(disk, at + i * bs, bs, &(*blocks)[i], room + skip + i * bs);
+    journal::EncodedBlock& b = (*blocks)[i];
+    encoder_->Encode(disk, at + i * bs, bs, &b, next);
+    if (b.flags & journal::kZstd) next += b.body_len;
   }
   return full_count;
 }

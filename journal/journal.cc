@@ -137,6 +137,7 @@ Status Journal::Roll(uint64_t first_seq) {
   // can hold no acknowledged record and which recovery drops.
   std::unique_ptr<SegmentWriter> w;
   RPFS_RETURN_IF_ERROR(SegmentWriter::Create(SegmentPath(h.segment), h, &w));
+  w->SwapEmptyBuffer(writer_.get());
   sealing_ = std::move(writer_);
   writer_ = std::move(w);
   segments_.push_back(h.segment);

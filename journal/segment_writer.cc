@@ -62,6 +62,10 @@ bool SegmentWriter::ReadBuffered(uint64_t offset, size_t n, void* out) const {
   return true;
 }
 
+void SegmentWriter::SwapEmptyBuffer(SegmentWriter* other) {
+  if (buffer_.empty() && other->buffer_.empty()) buffer_.swap(other->buffer_);
+}
+
 Status SegmentWriter::Flush() {
   size_t done = 0;
   while (done < buffer_.size()) {

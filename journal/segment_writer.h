@@ -39,6 +39,11 @@ class SegmentWriter {
   Status Flush();
   Status Sync();  // Flush + fdatasync
 
+  // Swaps buffers with `other` if both are flushed (empty): a roll hands
+  // the sealed segment's buffer to the new one, whose pages are already
+  // touched, rather than reserving fresh ones for every segment.
+  void SwapEmptyBuffer(SegmentWriter* other);
+
   int fd() const { return fd_; }
   uint32_t segment() const { return segment_; }
   uint64_t size() const { return flushed_ + buffer_.size(); }

@@ -1,6 +1,7 @@
 #include "tools/image_import.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -48,9 +49,10 @@ struct Batch {
     size_t size;
   };
   std::string bytes;
-  // Where the encoders put compressed blocks: a block's body goes at the
-  // block's own place in bytes (see Vault::EncodeWrite).
-  std::string room;
+  // Where the encoders put compressed blocks: kImportWriteBytes, each
+  // piece's blocks at the piece's own place in bytes (Vault::EncodeWrite
+  // packs them there). Not initialized: only the pages written are touched.
+  std::unique_ptr<char[]> room;
   std::vector<Stretch> stretches;
   uint64_t reached = 0;  // the disk offset the image was read to
   std::vector<Piece> pieces;
@@ -84,12 +86,10 @@ class SpareBatches {
     b.bytes.clear();
     b.stretches.clear();
     b.pieces.clear();
-    if (b.room.size() < kImportWriteBytes) {  // a new batch
+    if (b.room == nullptr) {  // a new batch
       b.bytes.reserve(kImportWriteBytes);
       journal::PopulatePages(b.bytes.data(), b.bytes.capacity());
-      b.room.reserve(kImportWriteBytes);
-      journal::PopulatePages(b.room.data(), b.room.capacity());
-      b.room.resize(kImportWriteBytes);
+      b.room.reset(new char[kImportWriteBytes]);
     }
     return b;
   }
@@ -212,7 +212,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     b.counts.resize(b.pieces.size());
     for (size_t i = 0; i < b.pieces.size(); ++i) {
       const Piece& p = b.pieces[i];
-      char* room = b.room.data() + (p.data - b.bytes.data());
+      char* room = b.room.get() + (p.data - b.bytes.data());
       b.counts[i] = vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i], room);
     }
     *out = std::move(b);

@@ -95,6 +95,46 @@ TEST(Segment, RoundTrip) {
   EXPECT_EQ(written.size(), s.records.size());
 }
 
+// A roll hands the old segment's buffer to the new one only once both are
+// flushed: records still buffered in either stay where they belong.
+TEST(Segment, BuffersAreSwappedOnlyWhenBothAreEmpty) {
+  TempDir dir;
+  SegmentHeader sh;
+  sh.first_seq = 1;
+  std::unique_ptr<SegmentWriter> a, b;
+  sh.segment = 1;
+  ASSERT_TRUE(SegmentWriter::Create(dir / "00000001.seg", sh, &a).ok());
+  sh.segment = 2;
+  ASSERT_TRUE(SegmentWriter::Create(dir / "00000002.seg", sh, &b).ok());
+  RecordHeader h;
+  h.type = RecordType::kWrite;
+  h.length = 4096;
+  const std::string pa(100, 'a'), pb(200, 'b');
+  uint64_t off;
+  h.payload_len = static_cast<uint32_t>(pa.size());
+  h.seq = 1;
+  ASSERT_TRUE(a->Append(h, pa.data(), &off).ok());
+  b->SwapEmptyBuffer(a.get());  // a holds a record: nothing moves
+  ASSERT_TRUE(a->Flush().ok());
+  b->SwapEmptyBuffer(a.get());  // both empty: a's buffer is b's now
+  h.payload_len = static_cast<uint32_t>(pb.size());
+  h.seq = 2;
+  ASSERT_TRUE(b->Append(h, pb.data(), &off).ok());
+  std::string got(pb.size(), '\0');
+  EXPECT_TRUE(b->ReadBuffered(off + kRecordHeaderSize, pb.size(), got.data()));
+  EXPECT_EQ(pb, got);
+  a->SwapEmptyBuffer(b.get());  // b holds a record: nothing moves
+  ASSERT_TRUE(a->Sync().ok());
+  ASSERT_TRUE(b->Sync().ok());
+  Scan sa = ReadAll(dir / "00000001.seg"), sb = ReadAll(dir / "00000002.seg");
+  ASSERT_EQ(1u, sa.records.size());
+  EXPECT_EQ(1u, sa.records[0].seq);
+  EXPECT_EQ(SegmentReader::Result::kEnd, sa.end);
+  ASSERT_EQ(1u, sb.records.size());
+  EXPECT_EQ(2u, sb.records[0].seq);
+  EXPECT_EQ(SegmentReader::Result::kEnd, sb.end);
+}
+
 TEST(Segment, TearAtEveryByteKeepsExactlyTheWholeRecords) {
   TempDir dir;
   std::string path = dir / "00000001.seg";
