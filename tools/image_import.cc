@@ -20,7 +20,7 @@ namespace {
 // every core busy while the reader waits on the image or the appender on
 // the disk, few enough to bound memory (each holds up to kImportWriteBytes
 // of data and as much room for their compressed blocks).
-constexpr size_t kBatchesInFlight = 16;
+constexpr size_t kBatchesInFlight = 8;
 // A batch is written in pieces of this size (whole blocks), each one
 // Vault::WriteEncoded: the write lock is held for one piece at a time.
 constexpr uint64_t kWritePieceBytes = uint64_t{512} << 10;

@@ -8,7 +8,8 @@
 // (zero tests and compression, Vault::EncodeWrite, into room the batch
 // carries), and the calling thread appends the encoded batches in order
 // (Vault::WriteEncoded) and reports progress. Memory: the batches in
-// flight (at most 16, each 2 MiB with its room) plus the reader's buffers.
+// flight (at most 8, each 1 MiB of data and up to as much compressed)
+// plus the reader's buffers.
 #pragma once
 
 #include <cstdint>
