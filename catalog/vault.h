@@ -177,9 +177,9 @@ class Vault {
   // first `count` (returned) of *blocks: one per whole block of [offset,
   // offset + n), which may refer into `data` and into `room` (n bytes of
   // the caller's, where compressed blocks go, back to back). *blocks only
-  // grows, so a reused one and its room allocate nothing. WriteEncoded then writes
-  // them like Write; `data`, `room` and the blocks must not change in
-  // between.
+  // grows, so a reused one and its room allocate nothing. WriteEncoded
+  // then writes them like Write; `data`, `room` and the blocks must not
+  // change in between.
   size_t EncodeWrite(uint32_t disk, uint64_t offset, const void* data, size_t n,
                      std::vector<journal::EncodedBlock>* blocks, char* room) const;
   Status WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,

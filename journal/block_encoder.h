@@ -36,9 +36,9 @@ class BlockEncoder {
 
   // Encodes data[0,n) for `stream`. out->body may point into `data`,
   // which must outlive the use of *out. A compressed body goes to `room`
-  // (n bytes of the caller's, which must outlive it too) if given, else
-  // into out->compressed: a bulk writer gives room so that its thousands
-  // of blocks in flight allocate nothing.
+  // (7/8 of n bytes of the caller's, which must outlive it too) if given,
+  // else into out->compressed: a bulk writer gives room so that its
+  // thousands of blocks in flight allocate nothing.
   void Encode(uint32_t stream, const char* data, size_t n, EncodedBlock* out,
               char* room = nullptr);
 
