@@ -35,7 +35,9 @@
 # read a source that is in the page cache (it is read once before timing;
 # the vault's journal was just written); outputs are deleted and `sync` runs
 # before every timed command, so no run pays for the previous one's dirty
-# pages. Each figure is the median of RPFS_BENCH_IMAGE_REPEAT (default 3)
+# pages. Before the first figure each side runs once untimed (a fresh VM
+# charges the first runs for memory; see "warm-up" below). Each figure is the
+# median of RPFS_BENCH_IMAGE_REPEAT (default 3)
 # runs, rpfs and qemu-img alternating. Every rpfs output is checked with
 # `qemu-img compare` against the source (not timed). The table also shows
 # the CPU seconds (user + sys) of each side, and the load average before
