@@ -3,9 +3,7 @@
 // segment's tail missing, the newest segment empty or not) and check that
 // Open cuts exactly the unsynced tail, or refuses with the place named
 // when newer records reached the disk past a gap.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -21,17 +19,13 @@ namespace rpfs::journal {
 namespace {
 
 using rpfs::testing::FileSize;
+using rpfs::testing::FlipBit;
+using rpfs::testing::ReadFile;
 using rpfs::testing::TempDir;
 using rpfs::testing::TruncateFile;
+using rpfs::testing::WriteFile;
 
 constexpr size_t kPayload = 1000;
-
-struct Fd {  // closes on scope exit
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 constexpr uint64_t kRecord = kRecordHeaderSize + kPayload;
 
 struct Staged {
@@ -178,15 +172,9 @@ TEST(JournalSeal, SealedSegmentEndingEarlyWithEmptyNewestOpens) {
 TEST(JournalSeal, NewestSegmentWhoseHeaderNeverReachedTheDiskGoes) {
   Staged s;
   Stage(&s, 1);
-  const uint64_t newest_size = FileSize(Seg(s, 2));
-  {
-    Fd f;
-    f.fd = ::open(Seg(s, 2).c_str(), O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(f.fd, 0);
-    std::string zeros(kSegmentHeaderSize, '\0');
-    ASSERT_EQ(static_cast<ssize_t>(zeros.size()), ::pwrite(f.fd, zeros.data(), zeros.size(), 0));
-  }
-  ASSERT_EQ(newest_size, FileSize(Seg(s, 2)));
+  std::string newest = ReadFile(Seg(s, 2));
+  newest.replace(0, kSegmentHeaderSize, kSegmentHeaderSize, '\0');
+  WriteFile(Seg(s, 2), newest);
   RecoveryReport r;
   std::unique_ptr<Journal> j;
   Status st = Reopen(&s, &r, &j);
@@ -201,12 +189,7 @@ TEST(JournalSeal, NewestSegmentWhoseHeaderNeverReachedTheDiskGoes) {
 
   Staged t;
   Stage(&t, 1);
-  {
-    Fd f;
-    f.fd = ::open(Seg(t, 2).c_str(), O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(f.fd, 0);
-    ASSERT_EQ(1, ::pwrite(f.fd, "X", 1, 0));  // the magic, damaged
-  }
+  FlipBit(Seg(t, 2), 0, 0);  // the magic, damaged
   st = Reopen(&t, &r, &j);
   EXPECT_TRUE(st.IsCorruption()) << st.ToString();
   EXPECT_TRUE(std::filesystem::exists(Seg(t, 2)));
