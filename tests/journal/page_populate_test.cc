@@ -5,55 +5,62 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 namespace rpfs::journal {
 namespace {
 
-// How many of the n bytes' pages at p are resident.
-size_t ResidentPages(void* p, size_t n) {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> v(n / page);
-  EXPECT_EQ(0, ::mincore(p, n, v.data())) << std::strerror(errno);
-  size_t resident = 0;
-  for (unsigned char c : v) resident += c & 1;
-  return resident;
-}
+const size_t kPage = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+
+// `pages` pages of anonymous memory no one has touched; unmapped on scope
+// exit, whatever an assertion does.
+struct FreshMapping {
+  explicit FreshMapping(size_t pages) : n(pages * kPage) {
+    void* m = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p = m == MAP_FAILED ? nullptr : static_cast<char*>(m);
+  }
+  ~FreshMapping() {
+    if (p != nullptr) ::munmap(p, n);
+  }
+  // Per page: resident or not (mincore).
+  std::vector<bool> Resident() const {
+    std::vector<unsigned char> v(n / kPage);
+    EXPECT_EQ(0, ::mincore(p, n, v.data())) << std::strerror(errno);
+    std::vector<bool> r;
+    for (unsigned char c : v) r.push_back((c & 1) != 0);
+    return r;
+  }
+  size_t n;
+  char* p;
+};
 
 TEST(PopulatePages, MakesFreshPagesPresentAndKeepsWhatWasWritten) {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t n = 256 * page;
-  void* m = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(MAP_FAILED, m);
-  char* p = static_cast<char*>(m);
-  std::memset(p + 10 * page, 'x', 3 * page);  // some pages written before
-  ASSERT_EQ(3u, ResidentPages(p, n));
+  FreshMapping m(256);
+  ASSERT_NE(nullptr, m.p);
+  std::memset(m.p + 10 * kPage, 'x', 3 * kPage);  // some pages written before
+  auto resident = m.Resident();
+  ASSERT_EQ(3, std::count(resident.begin(), resident.end(), true));
 
-  PopulatePages(p, n);
-  EXPECT_EQ(256u, ResidentPages(p, n));
-  for (size_t i = 0; i < n; ++i) {
-    const char want = i >= 10 * page && i < 13 * page ? 'x' : '\0';
-    ASSERT_EQ(want, p[i]) << "byte " << i;
+  PopulatePages(m.p, m.n);
+  resident = m.Resident();
+  EXPECT_EQ(256, std::count(resident.begin(), resident.end(), true));
+  for (size_t i = 0; i < m.n; ++i) {
+    const char want = i >= 10 * kPage && i < 13 * kPage ? 'x' : '\0';
+    ASSERT_EQ(want, m.p[i]) << "byte " << i;
   }
-  ::munmap(m, n);
 }
 
 TEST(PopulatePages, TouchesOnlyWholePagesInsideTheRange) {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t n = 8 * page;
-  void* m = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(MAP_FAILED, m);
-  char* p = static_cast<char*>(m);
+  FreshMapping m(8);
+  ASSERT_NE(nullptr, m.p);
   // From the middle of page 1 to the middle of page 6: pages 2..5.
-  PopulatePages(p + page + page / 2, 5 * page);
-  std::vector<unsigned char> v(8);
-  ASSERT_EQ(0, ::mincore(p, n, v.data()));
-  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(i >= 2 && i <= 5, (v[i] & 1) != 0) << "page " << i;
-  PopulatePages(p + 1, page - 2);  // no whole page: nothing, and no crash
-  ASSERT_EQ(0, ::mincore(p, n, v.data()));
-  EXPECT_EQ(0, v[0] & 1);
-  ::munmap(m, n);
+  PopulatePages(m.p + kPage + kPage / 2, 5 * kPage);
+  std::vector<bool> resident = m.Resident();
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(i >= 2 && i <= 5, resident[i]) << "page " << i;
+  PopulatePages(m.p + 1, kPage - 2);  // no whole page: nothing, and no crash
+  EXPECT_FALSE(m.Resident()[0]);
 }
 
 }  // namespace
