@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -44,6 +45,17 @@ class FileSource : public ByteSource {
     off_t at = ::lseek(fd_, static_cast<off_t>(from), SEEK_HOLE);
     if (at < 0) return size_;  // cannot tell: read on, the zero test finds holes
     return static_cast<uint64_t>(at) < size_ ? static_cast<uint64_t>(at) : size_;
+  }
+  void Prefetch(uint64_t offset, uint64_t n) const override {
+    // Linux reads at most max(readahead size, largest device request) for
+    // one WILLNEED and ignores the rest, so ask in pieces of 128 KiB (the
+    // default readahead size). A piece already cached costs ~2.5 us.
+    constexpr uint64_t kStep = 128 << 10;
+    for (uint64_t at = offset; at < offset + n; at += kStep) {
+      (void)::posix_fadvise(fd_, static_cast<off_t>(at),
+                            static_cast<off_t>(std::min(kStep, offset + n - at)),
+                            POSIX_FADV_WILLNEED);
+    }
   }
 
  protected:

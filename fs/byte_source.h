@@ -38,6 +38,10 @@ class ByteSource {
   // The first offset >= from where a hole may start: a file's next hole
   // (SEEK_HOLE), size() if data runs to the end. Default: size().
   virtual uint64_t NextHole(uint64_t /*from*/) const { return size(); }
+  // Asks for [offset, offset + n) to be read into memory in the background
+  // (a file: POSIX_FADV_WILLNEED), so that a later ReadAt of it finds it
+  // there instead of waiting on the disk. Best effort; default: nothing.
+  virtual void Prefetch(uint64_t /*offset*/, uint64_t /*n*/) const {}
 
  protected:
   // Reads n bytes at offset, which the caller has checked lie in the file.

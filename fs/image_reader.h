@@ -34,6 +34,12 @@ namespace rpfs::fs {
 // Nothing bigger is imported: a sanity bound on capacities read from files.
 constexpr uint64_t kMaxImageCapacity = uint64_t{64} << 40;  // 64 TiB
 constexpr size_t kMaxRunBytes = size_t{4} << 20;
+// How far past what they read the readers ask for the image's data to be
+// read in the background (ByteSource::Prefetch). An image is rarely in the
+// page cache, and reads that skip holes or metadata defeat the kernel's
+// sequential readahead: without it each run waited on the disk while the
+// import's encoders idled.
+constexpr uint64_t kPrefetchBytes = uint64_t{64} << 20;
 
 // Bytes of the disk at [offset, offset + size), valid until the next call.
 struct ImageRun {

@@ -37,6 +37,7 @@ class FlatReader : public ImageReader {
       *end = true;
       return Status::OK();
     }
+    PrefetchAhead();
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, data_end_ - pos_));
     if (buf_.capacity() < n) {
       buf_.reserve(n);
@@ -53,11 +54,29 @@ class FlatReader : public ImageReader {
   }
 
  private:
+  // Prefetches the data regions of [prefetched_, pos_ + kPrefetchBytes),
+  // not its holes (a hole read in is a page of zeros made for nothing).
+  void PrefetchAhead() {
+    const uint64_t until = std::min(length_, pos_ + kPrefetchBytes);
+    prefetched_ = std::max(prefetched_, pos_);
+    while (prefetched_ < until) {
+      uint64_t data = src_->NextData(start_ + prefetched_);
+      if (data >= start_ + until) break;
+      data = std::max(data, start_ + prefetched_);
+      uint64_t hole = src_->NextHole(data);
+      if (hole <= data || hole > start_ + until) hole = start_ + until;  // or cannot tell
+      src_->Prefetch(data, hole - data);
+      prefetched_ = hole - start_;
+    }
+    prefetched_ = std::max(prefetched_, until);
+  }
+
   std::unique_ptr<ByteSource> src_;
   const uint64_t start_, length_;
   const std::string format_;
   uint64_t pos_ = 0;
   uint64_t data_end_ = 0;  // where the data region at pos_ ends (rounded up)
+  uint64_t prefetched_ = 0;  // data before it has been prefetched
   std::vector<char> buf_;
 };
 

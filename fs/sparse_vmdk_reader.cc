@@ -1,5 +1,7 @@
 #include "fs/sparse_vmdk_reader.h"
 
+#include <algorithm>
+
 #include "fs/sparse_extent_check.h"
 
 namespace rpfs::fs {
@@ -46,6 +48,20 @@ Status SparseVmdkReader::NextGrain(GrainRef* g, bool* end) {
   return cursor_->Next(g, end);
 }
 
+void SparseVmdkReader::PrefetchFrom(uint64_t at) {
+  // Grains are read in disk order, which in the files qemu-img and VMware
+  // write is file order too; a jump elsewhere starts a new window.
+  if (at < prefetch_from_ || at > prefetched_) prefetch_from_ = prefetched_ = at;
+  const uint64_t until = std::min(src_->size(), at + kPrefetchBytes);
+  // In steps of a sixteenth of the window, not a call per grain.
+  if (prefetched_ >= until ||
+      (until - prefetched_ < kPrefetchBytes / 16 && until < src_->size())) {
+    return;
+  }
+  src_->Prefetch(prefetched_, until - prefetched_);
+  prefetched_ = until;
+}
+
 Status SparseVmdkReader::Next(ImageRun* run, bool* end) {
   GrainRef first;
   RPFS_RETURN_IF_ERROR(NextGrain(&first, end));
@@ -70,6 +86,7 @@ Status SparseVmdkReader::Next(ImageRun* run, bool* end) {
     grains.push_back(g);
     total += g.bytes;
   }
+  PrefetchFrom(first.file_offset);
   if (buf_.size() < total) buf_.resize(total);
   if (h_.compressed) {
     uint64_t at = 0;

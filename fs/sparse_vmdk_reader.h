@@ -39,12 +39,16 @@ class SparseVmdkReader : public ImageReader {
  private:
   SparseVmdkReader() = default;
   Status NextGrain(GrainRef* g, bool* end);
+  // Prefetches the file ahead of offset `at`, where this run's grains are.
+  void PrefetchFrom(uint64_t at);
 
   std::unique_ptr<ByteSource> src_;
   SparseHeader h_;
   std::unique_ptr<GrainDirectory> gd_;
   std::unique_ptr<GrainCursor> cursor_;
   GrainRef pending_;  // read ahead by the last Next()
+  // [prefetch_from_, prefetched_) of the file has been prefetched.
+  uint64_t prefetch_from_ = 0, prefetched_ = 0;
   bool have_pending_ = false;
   std::vector<char> buf_;
   StreamGrainReader inflater_;
