@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 extern char** environ;
 
@@ -47,6 +49,22 @@ uint64_t FileSize(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw std::runtime_error("stat " + path);
   return static_cast<uint64_t>(st.st_size);
+}
+
+size_t ResidentPages(const std::string& path, size_t n) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  void* m = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) return 0;
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> vec((n + page - 1) / page);
+  size_t resident = 0;
+  if (::mincore(m, n, vec.data()) == 0) {
+    for (unsigned char v : vec) resident += v & 1;
+  }
+  ::munmap(m, n);
+  return resident;
 }
 
 void TruncateFile(const std::string& path, uint64_t size) {

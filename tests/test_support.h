@@ -41,6 +41,9 @@ pid_t SpawnProgram(const std::vector<std::string>& argv, const std::string& out_
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);
 uint64_t FileSize(const std::string& path);
+// How many pages of path's [0, n) are in the page cache (mincore); 0 if
+// the file cannot be mapped.
+size_t ResidentPages(const std::string& path, size_t n);
 void TruncateFile(const std::string& path, uint64_t size);
 void FlipBit(const std::string& path, uint64_t offset, int bit);
 // Copies a directory tree (cp -a).

@@ -91,6 +91,9 @@ void OutputFile::SyncerLoop() {
     // Off the lock: the writer goes on writing meanwhile.
     Status s;
     if (::fdatasync(fd_) != 0) s = Status::FromErrno(errno, "fdatasync " + tmp_path_);
+    // What is durable now is dropped from the page cache: nobody reads an
+    // export's pages again, and the writes that follow reuse the memory.
+    if (s.ok()) (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
     l.lock();
     ++syncs_done_;
     // The kernel reports a writeback error to one sync of the file only:

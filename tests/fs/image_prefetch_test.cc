@@ -5,7 +5,6 @@
 //
 // qemu-img and qemu-io (Debian qemu-utils) make the images: without them these tests fail.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -89,22 +88,6 @@ uint64_t Drain(fs::ImageReader& r) {
     if (!s.ok() || end) return bytes;
     bytes += run.size;
   }
-}
-
-// Pages of path's [0, n) in the page cache.
-size_t ResidentPages(const std::string& path, size_t n) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  void* m = ::mmap(nullptr, n, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return 0;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> vec((n + page - 1) / page);
-  size_t resident = 0;
-  if (::mincore(m, n, vec.data()) == 0) {
-    for (unsigned char v : vec) resident += v & 1;
-  }
-  ::munmap(m, n);
-  return resident;
 }
 
 TEST(ImagePrefetch, FileSourcePrefetchReadsTheRangeIntoThePageCache) {
