@@ -62,6 +62,13 @@ class ImageReader {
   // still hold zero bytes). Sets *end and leaves *run alone when none is
   // left.
   virtual Status Next(ImageRun* run, bool* end) = 0;
+
+  // Offers room (n bytes, the caller's, n > 0) for the next Next() only: a
+  // reader whose runs are the file's bytes as they are may read its run
+  // straight into it (the run's data is then room, at most n bytes),
+  // which spares a caller that would copy the run there a copy of every
+  // byte. Others ignore it.
+  virtual void OfferRoom(char* /*room*/, size_t /*n*/) {}
 };
 
 // Opens the image at path. `name` is what messages call it (the path as

@@ -21,7 +21,14 @@ class FlatReader : public ImageReader {
   uint64_t capacity() const override { return length_; }
   std::string format() const override { return format_; }
 
+  void OfferRoom(char* room, size_t n) override {
+    room_ = room;
+    room_bytes_ = n;
+  }
+
   Status Next(ImageRun* run, bool* end) override {
+    char* const room = room_;  // the offer holds for this call only
+    room_ = nullptr;
     if (pos_ < length_ && pos_ >= data_end_) {
       // Past the data region found last: find the next one, and where it
       // ends, so holes are neither read nor scanned for zeros.
@@ -38,15 +45,21 @@ class FlatReader : public ImageReader {
       return Status::OK();
     }
     PrefetchAhead();
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, data_end_ - pos_));
-    if (buf_.capacity() < n) {
-      buf_.reserve(n);
-      journal::PopulatePages(buf_.data(), buf_.capacity());
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, data_end_ - pos_));
+    char* into = room;
+    if (into != nullptr) {
+      n = std::min(n, room_bytes_);
+    } else {
+      if (buf_.capacity() < n) {
+        buf_.reserve(n);
+        journal::PopulatePages(buf_.data(), buf_.capacity());
+      }
+      if (buf_.size() < n) buf_.resize(n);
+      into = buf_.data();
     }
-    if (buf_.size() < n) buf_.resize(n);
-    RPFS_RETURN_IF_ERROR(src_->ReadAt(start_ + pos_, n, buf_.data(), "extent data"));
+    RPFS_RETURN_IF_ERROR(src_->ReadAt(start_ + pos_, n, into, "extent data"));
     run->offset = pos_;
-    run->data = buf_.data();
+    run->data = into;
     run->size = n;
     pos_ += n;
     *end = false;
@@ -77,6 +90,8 @@ class FlatReader : public ImageReader {
   uint64_t pos_ = 0;
   uint64_t data_end_ = 0;  // where the data region at pos_ ends (rounded up)
   uint64_t prefetched_ = 0;  // data before it has been prefetched
+  char* room_ = nullptr;     // offered for the next run (OfferRoom)
+  size_t room_bytes_ = 0;
   std::vector<char> buf_;
 };
 

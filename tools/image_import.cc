@@ -1,6 +1,7 @@
 #include "tools/image_import.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,17 +39,20 @@ struct Piece {
   size_t size;
 };
 
-// What the reader found in a stretch of the image: the data, back to
-// back, and where each piece of it goes on the disk. Whole zero blocks are
-// left out (a new disk reads them as zeros), so they are neither copied
-// nor stored. An encoder adds the pieces and their encoded blocks.
+// What the reader found in a stretch of the image: the data, and where
+// each stretch of it goes on the disk. Whole zero blocks are left out (a
+// new disk reads them as zeros): not stored, and not copied either, or
+// left unused in `bytes` where the image reader read its run straight
+// into the batch. An encoder adds the pieces and their encoded blocks.
 struct Batch {
   struct Stretch {
     uint64_t offset;  // on the disk
     size_t at;        // in bytes
     size_t size;
   };
-  std::string bytes;
+  // kImportWriteBytes, the first `used` filled. Not initialized.
+  std::unique_ptr<char[]> bytes;
+  size_t used = 0;
   // Where the encoders put compressed blocks: kImportWriteBytes, each
   // piece's blocks at the piece's own place in bytes (Vault::EncodeWrite
   // packs them there). Not initialized: only the pages written are touched.
@@ -83,12 +87,12 @@ class SpareBatches {
         spare_.pop_back();
       }
     }
-    b.bytes.clear();
+    b.used = 0;
     b.stretches.clear();
     b.pieces.clear();
     if (b.room == nullptr) {  // a new batch
-      b.bytes.reserve(kImportWriteBytes);
-      journal::PopulatePages(b.bytes.data(), b.bytes.capacity());
+      b.bytes.reset(new char[kImportWriteBytes]);
+      journal::PopulatePages(b.bytes.get(), kImportWriteBytes);
       b.room.reset(new char[kImportWriteBytes]);
     }
     return b;
@@ -106,11 +110,26 @@ class BatchBuilder {
   BatchBuilder(EncodePipeline* pipeline, SpareBatches* spares, uint64_t block_size)
       : pipeline_(pipeline), spares_(spares), bs_(block_size), batch_(spares->Take()) {}
 
+  // Offers the image the batch's free room for its next run (sealing a
+  // full batch first), so that a reader of raw bytes reads them straight
+  // into the batch instead of into its own buffer and then here. False
+  // once the import gave up.
+  bool OfferRoom(fs::ImageReader& image) {
+    if (kImportWriteBytes - batch_.used < kMinRoom && !Seal()) return false;
+    const size_t free = (kImportWriteBytes - batch_.used) / bs_ * bs_;
+    if (free > 0) image.OfferRoom(batch_.bytes.get() + batch_.used, free);
+    return true;
+  }
+
   // False once the import gave up. Blocks are the vault's, on absolute
   // boundaries; a run that starts or ends inside a block gives a partial
   // piece, written as it is (the vault merges it).
   bool Add(const fs::ImageRun& run) {
     const uint64_t end = run.offset + run.size;
+    // Read into the room offered: the run's bytes are the batch's already.
+    const bool in_place = run.data == batch_.bytes.get() + batch_.used;
+    const size_t base = batch_.used;
+    if (in_place) batch_.used += run.size;
     uint64_t data_from = end;  // start of the non-zero stretch being walked; end: none
     for (uint64_t pos = run.offset; pos < end;) {
       const uint64_t piece_end = std::min(end, (pos / bs_ + 1) * bs_);
@@ -118,12 +137,12 @@ class BatchBuilder {
                                            static_cast<size_t>(piece_end - pos));
       if (!zero && data_from == end) data_from = pos;
       if (zero && data_from != end) {
-        if (!Take(run, data_from, pos)) return false;
+        if (!Take(run, in_place, base, data_from, pos)) return false;
         data_from = end;
       }
       pos = piece_end;
     }
-    if (data_from != end && !Take(run, data_from, end)) return false;
+    if (data_from != end && !Take(run, in_place, base, data_from, end)) return false;
     batch_.reached = end;
     // Long stretches of zeros still move the progress on.
     if (batch_.reached - sealed_at_ >= kProgressBytes) return Seal();
@@ -132,7 +151,7 @@ class BatchBuilder {
 
   // Hands the batch over.
   bool Seal() {
-    if (batch_.bytes.empty() && batch_.reached == sealed_at_) return true;
+    if (batch_.used == 0 && batch_.reached == sealed_at_) return true;
     sealed_at_ = batch_.reached;
     if (!pipeline_->Push(std::move(batch_))) return false;
     batch_ = spares_->Take();
@@ -142,21 +161,39 @@ class BatchBuilder {
 
  private:
   static constexpr uint64_t kProgressBytes = uint64_t{256} << 20;
+  // Less free room than this, and the batch is sealed rather than offered
+  // (a reader's runs would get short).
+  static constexpr size_t kMinRoom = size_t{64} << 10;
 
-  // Appends the run's bytes [from, to) (disk offsets), sealing full
-  // batches at block boundaries.
-  bool Take(const fs::ImageRun& run, uint64_t from, uint64_t to) {
-    while (from < to) {
-      if (batch_.bytes.size() >= kImportWriteBytes && !Seal()) return false;
-      uint64_t n = std::min<uint64_t>(to - from, kImportWriteBytes - batch_.bytes.size());
-      if (n < to - from && (from + n) / bs_ * bs_ > from) n = (from + n) / bs_ * bs_ - from;
-      std::vector<Batch::Stretch>& st = batch_.stretches;
-      if (!st.empty() && st.back().offset + st.back().size == from) {
+  // Adds the run's bytes [from, to) (disk offsets) to the batch: where
+  // they are if the run was read in place (its first byte at `base`),
+  // else copied in, sealing full batches at block boundaries.
+  bool Take(const fs::ImageRun& run, bool in_place, size_t base, uint64_t from, uint64_t to) {
+    std::vector<Batch::Stretch>& st = batch_.stretches;
+    if (in_place) {
+      const size_t at = base + static_cast<size_t>(from - run.offset);
+      const size_t n = static_cast<size_t>(to - from);
+      if (!st.empty() && st.back().offset + st.back().size == from &&
+          st.back().at + st.back().size == at) {
         st.back().size += n;
       } else {
-        st.push_back(Batch::Stretch{from, batch_.bytes.size(), static_cast<size_t>(n)});
+        st.push_back(Batch::Stretch{from, at, n});
       }
-      batch_.bytes.append(run.data + (from - run.offset), n);
+      batch_.reached = to;
+      return true;
+    }
+    while (from < to) {
+      if (batch_.used >= kImportWriteBytes && !Seal()) return false;
+      uint64_t n = std::min<uint64_t>(to - from, kImportWriteBytes - batch_.used);
+      if (n < to - from && (from + n) / bs_ * bs_ > from) n = (from + n) / bs_ * bs_ - from;
+      if (!st.empty() && st.back().offset + st.back().size == from &&
+          st.back().at + st.back().size == batch_.used) {
+        st.back().size += n;
+      } else {
+        st.push_back(Batch::Stretch{from, batch_.used, static_cast<size_t>(n)});
+      }
+      std::memcpy(batch_.bytes.get() + batch_.used, run.data + (from - run.offset), n);
+      batch_.used += n;
       batch_.reached = from + n;
       from += n;
     }
@@ -178,7 +215,7 @@ void CutPieces(const Batch& b, uint64_t piece, std::vector<Piece>* out) {
     const uint64_t to = st.offset + st.size;
     for (uint64_t at = st.offset; at < to;) {
       const uint64_t end = std::min(to, (at / piece + 1) * piece);
-      out->push_back(Piece{at, b.bytes.data() + st.at + (at - st.offset),
+      out->push_back(Piece{at, b.bytes.get() + st.at + (at - st.offset),
                            static_cast<size_t>(end - at)});
       at = end;
     }
@@ -212,7 +249,7 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     b.counts.resize(b.pieces.size());
     for (size_t i = 0; i < b.pieces.size(); ++i) {
       const Piece& p = b.pieces[i];
-      char* room = b.room.get() + (p.data - b.bytes.data());
+      char* room = b.room.get() + (p.data - b.bytes.get());
       b.counts[i] = vault.EncodeWrite(disk.id, p.offset, p.data, p.size, &b.encoded[i], room);
     }
     *out = std::move(b);
@@ -228,6 +265,10 @@ Status ImportImage(catalog::Vault& vault, const catalog::Disk& disk, fs::ImageRe
     for (;;) {
       fs::ImageRun run;
       bool end;
+      if (!builder.OfferRoom(image)) {
+        s = stopped;
+        break;
+      }
       s = AsInputError(image.Next(&run, &end));
       if (!s.ok() || end) break;
       if (run.offset > disk.size || run.size > disk.size - run.offset) {

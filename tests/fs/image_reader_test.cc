@@ -184,6 +184,42 @@ TEST(ImageReader, RawRunsEndWhereTheHoleAfterThemStarts) {
   EXPECT_EQ(st.runs, 16u);
 }
 
+// A raw image, and a monolithicFlat one through its descriptor, read runs straight into the
+// room offered for each (cut to its size), and those runs are the image's bytes.
+TEST(ImageReader, FlatRunsGoIntoTheRoomOffered) {
+  TempDir dir;
+  const std::vector<std::string> writes = {"write -P 0x21 0 3M", "write -P 0x43 5M 1M",
+                                           "write -P 0x65 7M 64k"};
+  std::string raw = dir / "r.raw", flat = dir / "f.vmdk";
+  ASSERT_TRUE(Ran({"qemu-img", "create", "-q", "-f", "raw", raw, "8M"}));
+  std::vector<std::string> io = {"qemu-io", "-f", "raw"};
+  for (const std::string& w : writes) io.insert(io.end(), {"-c", w});
+  io.push_back(raw);
+  ASSERT_TRUE(Ran(io));
+  ASSERT_TRUE(MakeVmdk(flat, "monolithicFlat", 8 * kMiB, writes));
+  for (const std::string& img : {raw, flat}) {
+    SCOPED_TRACE(img);
+    auto r = Open(img);
+    ASSERT_TRUE(r);
+    const std::string bytes = ReadFile(raw);
+    std::vector<char> room(192 * kKiB);
+    uint64_t read = 0;
+    for (;;) {
+      r->OfferRoom(room.data(), room.size());
+      fs::ImageRun run;
+      bool end = false;
+      ASSERT_TRUE(r->Next(&run, &end).ok());
+      if (end) break;
+      EXPECT_EQ(run.data, room.data());
+      ASSERT_LE(run.size, room.size());
+      EXPECT_EQ(0, std::memcmp(run.data, bytes.data() + run.offset, run.size))
+          << "run at " << run.offset;
+      read += run.size;
+    }
+    EXPECT_EQ(read, 4 * kMiB + 64 * kKiB);
+  }
+}
+
 TEST(ImageReader, ReadsVmwareStreamLayoutWithFooter) {
   TempDir dir;
   std::string qemu = dir / "q.vmdk", vmware = dir / "v.vmdk";

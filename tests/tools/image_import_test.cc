@@ -1,14 +1,18 @@
 // ImportImage (tools/image_import.h) against an image reader that hands
 // out awkward runs: starting and ending inside blocks, a block split over
 // two runs, zero blocks inside data, stretches longer than a batch and
-// batches cut mid-run. The disk then reads back exactly the image, only
-// blocks holding a non-zero byte have a stored version, progress only goes
-// forward, and a reader error midway ends the import with that error.
+// batches cut mid-run; once as a reader with its own buffer, once as one
+// that reads into the room the import offers (as the raw reader does). The
+// disk then reads back exactly the image, only blocks holding a non-zero
+// byte have a stored version, progress only goes forward, and a reader
+// error midway ends the import with that error.
 #include "tools/image_import.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,35 +26,61 @@ namespace {
 using rpfs::testing::TempDir;
 
 // Serves [offset, offset + size) runs of `image`, in order; fails with
-// Corruption at run `fail_at` if set.
+// Corruption at run `fail_at` if set. With takes_room, a run goes into the
+// room offered (OfferRoom), cut to its size: the rest is the next run.
 class FakeImage : public fs::ImageReader {
  public:
   FakeImage(const std::string& image, std::vector<std::pair<uint64_t, size_t>> runs,
-            size_t fail_at = SIZE_MAX)
-      : image_(image), runs_(std::move(runs)), fail_at_(fail_at) {}
+            size_t fail_at = SIZE_MAX, bool takes_room = false)
+      : image_(image), runs_(std::move(runs)), fail_at_(fail_at), takes_room_(takes_room) {}
   uint64_t capacity() const override { return image_.size(); }
   std::string format() const override { return "fake"; }
+  void OfferRoom(char* room, size_t n) override {
+    room_ = room;
+    room_bytes_ = n;
+  }
   Status Next(fs::ImageRun* run, bool* end) override {
+    char* const room = takes_room_ ? room_ : nullptr;
+    room_ = nullptr;
     if (next_ == fail_at_) return Status::Corruption("fake.img: grain 7 at offset 99 is bad");
     if (next_ == runs_.size()) {
       *end = true;
       return Status::OK();
     }
-    const auto [offset, size] = runs_[next_++];
-    buf_ = image_.substr(offset, size);  // valid until the next call, like a real reader
+    const uint64_t offset = runs_[next_].first + done_;
+    size_t size = runs_[next_].second - done_;
+    if (room != nullptr) {
+      size = std::min(size, room_bytes_);
+      std::memcpy(room, image_.data() + offset, size);
+      run->data = room;
+      ++runs_in_room_;
+    } else {
+      buf_ = image_.substr(offset, size);  // valid until the next call, like a real reader
+      run->data = buf_.data();
+    }
+    done_ += size;
+    if (done_ == runs_[next_].second) {
+      ++next_;
+      done_ = 0;
+    }
     run->offset = offset;
-    run->data = buf_.data();
     run->size = size;
     *end = false;
     return Status::OK();
   }
+  size_t runs_in_room() const { return runs_in_room_; }
 
  private:
   const std::string& image_;
   std::vector<std::pair<uint64_t, size_t>> runs_;
   size_t fail_at_;
+  const bool takes_room_;
   size_t next_ = 0;
+  size_t done_ = 0;  // of runs_[next_], served already
   std::string buf_;
+  char* room_ = nullptr;
+  size_t room_bytes_ = 0;
+  size_t runs_in_room_ = 0;
 };
 
 class ImageImportTest : public ::testing::Test {
@@ -85,7 +115,11 @@ std::string MakeImage() {
   return image;
 }
 
-TEST_F(ImageImportTest, AwkwardRunsReadBackExactly) {
+class ImageImportRoomTest : public ImageImportTest,
+                            public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ImageImportRoomTest, AwkwardRunsReadBackExactly) {
+  const bool takes_room = GetParam();
   const std::string image = MakeImage();
   catalog::Disk d;
   ASSERT_TRUE(v_->CreateDisk("vm/d", image.size(), "g", &d).ok());
@@ -98,7 +132,7 @@ TEST_F(ImageImportTest, AwkwardRunsReadBackExactly) {
       {11 * kMiB, 6 * kMiB + 512},
       {17 * kMiB + 512, 3 * kMiB - 512},  // to the end
   };
-  FakeImage reader(image, runs);
+  FakeImage reader(image, runs, SIZE_MAX, takes_room);
   std::vector<uint64_t> progress;
   ImportResult r;
   Status s = ImportImage(*v_, d, reader, &r, [&](uint64_t done, uint64_t total) {
@@ -106,6 +140,11 @@ TEST_F(ImageImportTest, AwkwardRunsReadBackExactly) {
     progress.push_back(done);
   });
   ASSERT_TRUE(s.ok()) << s.ToString();
+  if (takes_room) {
+    EXPECT_GE(reader.runs_in_room(), runs.size()) << "the import offered no room";
+  } else {
+    EXPECT_EQ(reader.runs_in_room(), 0u);
+  }
 
   // What the runs cover reads back; the rest (never served) reads zero.
   std::string want(image.size(), '\0');
@@ -131,6 +170,8 @@ TEST_F(ImageImportTest, AwkwardRunsReadBackExactly) {
   for (size_t i = 1; i < progress.size(); ++i) EXPECT_LE(progress[i - 1], progress[i]);
   EXPECT_EQ(image.size(), progress.back());
 }
+
+INSTANTIATE_TEST_SUITE_P(OwnBufferOrRoom, ImageImportRoomTest, ::testing::Bool());
 
 TEST_F(ImageImportTest, ReaderErrorMidwayEndsTheImport) {
   const std::string image = MakeImage();
