@@ -32,13 +32,19 @@
 # -t writeback its VMDK driver flushes after every grain-table update, which
 # takes 10x longer.) qemu-img convert alone, without the sync, is timed
 # once per figure and shown in the last column for reference. Both sides
-# read a source that is in the page cache (it is read once before timing;
-# the vault's journal was just written); outputs are deleted and `sync` runs
-# before every timed command, so no run pays for the previous one's dirty
-# pages. Before the first figure each side runs once untimed (a fresh VM
-# charges the first runs for memory; see "warm-up" below). Each figure is the
-# median of RPFS_BENCH_IMAGE_REPEAT (default 3)
-# runs, rpfs and qemu-img alternating. Every rpfs output is checked with
+# read a source that was put in the page cache (it is read once before
+# timing; the vault's journal was just written); outputs are deleted and
+# `sync` runs before every timed command, so no run pays for the previous
+# one's dirty pages. Before the first figure each side runs once untimed (a
+# fresh VM charges the first runs for memory; see "warm-up" below). Each
+# figure is the median of RPFS_BENCH_IMAGE_REPEAT (default 5) runs, rpfs and
+# qemu-img alternating; each run is shown on stderr.
+#
+# The VM this project runs on pages out memory left unused for a few
+# seconds (DAMON) and hands freed memory back to the host (free page
+# reporting): parts of the source may have to be read from the disk again,
+# by either side, and memory a run touches for the first time costs a host
+# fault per page. So single runs swing by 10-50%; only medians compare. Every rpfs output is checked with
 # `qemu-img compare` against the source (not timed). The table also shows
 # the CPU seconds (user + sys) of each side, and the load average before
 # and after the run: with other work on the machine, judge by those.
@@ -46,14 +52,14 @@
 # Environment:
 #   RPFS_BUILD_DIR            build directory (default build)
 #   RPFS_BENCH_IMAGE_MIB      image size in MiB, even (default 2048)
-#   RPFS_BENCH_IMAGE_REPEAT   runs per figure (default 3)
+#   RPFS_BENCH_IMAGE_REPEAT   runs per figure (default 5)
 # Exits 0 when it ran, whether or not the targets were met; it prints which.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${RPFS_BUILD_DIR:-build}
 mib=${RPFS_BENCH_IMAGE_MIB:-2048}
-repeat=${RPFS_BENCH_IMAGE_REPEAT:-3}
+repeat=${RPFS_BENCH_IMAGE_REPEAT:-5}
 
 die() { echo "image_bench: $*" >&2; exit 1; }
 for tool in qemu-img python3; do
@@ -113,7 +119,8 @@ cat "$src" >/dev/null  # into the page cache, for both sides
 # --- helpers -----------------------------------------------------------------------
 # timed FIGURE SIDE CMD...: runs CMD after a sync, appends its wall time.
 # Also appends the CPU seconds (user + sys, children included) it used:
-# on a shared machine the wall clock wanders, CPU time much less.
+# on a shared machine the wall clock wanders, CPU time much less. Each run
+# is shown on stderr as well, so the spread behind a median can be seen.
 timed() {
   local figure=$1 side=$2
   shift 2
@@ -123,7 +130,10 @@ timed() {
   { time "$@" >/dev/null; } 2>"$scratch/cpu"
   t1=$(date +%s.%N)
   cpu=$(tail -1 "$scratch/cpu")
-  echo "$figure $side $(python3 -c "print($t1 - $t0, sum(map(float, '$cpu'.split())))")" >>"$times"
+  local line
+  line="$figure $side $(python3 -c "print(round($t1 - $t0, 3), round(sum(map(float, '$cpu'.split())), 2))")"
+  echo "$line" >>"$times"
+  echo "image_bench:   $line" >&2
 }
 
 clear_out() { rm -rf "$out"; mkdir -p "$out"; }
