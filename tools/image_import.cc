@@ -169,35 +169,34 @@ class BatchBuilder {
   // they are if the run was read in place (its first byte at `base`),
   // else copied in, sealing full batches at block boundaries.
   bool Take(const fs::ImageRun& run, bool in_place, size_t base, uint64_t from, uint64_t to) {
-    std::vector<Batch::Stretch>& st = batch_.stretches;
     if (in_place) {
-      const size_t at = base + static_cast<size_t>(from - run.offset);
-      const size_t n = static_cast<size_t>(to - from);
-      if (!st.empty() && st.back().offset + st.back().size == from &&
-          st.back().at + st.back().size == at) {
-        st.back().size += n;
-      } else {
-        st.push_back(Batch::Stretch{from, at, n});
-      }
-      batch_.reached = to;
+      AddStretch(from, base + static_cast<size_t>(from - run.offset),
+                 static_cast<size_t>(to - from));
       return true;
     }
     while (from < to) {
       if (batch_.used >= kImportWriteBytes && !Seal()) return false;
       uint64_t n = std::min<uint64_t>(to - from, kImportWriteBytes - batch_.used);
       if (n < to - from && (from + n) / bs_ * bs_ > from) n = (from + n) / bs_ * bs_ - from;
-      if (!st.empty() && st.back().offset + st.back().size == from &&
-          st.back().at + st.back().size == batch_.used) {
-        st.back().size += n;
-      } else {
-        st.push_back(Batch::Stretch{from, batch_.used, static_cast<size_t>(n)});
-      }
+      AddStretch(from, batch_.used, static_cast<size_t>(n));
       std::memcpy(batch_.bytes.get() + batch_.used, run.data + (from - run.offset), n);
       batch_.used += n;
       batch_.reached = from + n;
       from += n;
     }
     return true;
+  }
+
+  // Bytes [at, at + n) of the batch go to disk offset `offset`; extends
+  // the last stretch if they follow it both on the disk and in the batch.
+  void AddStretch(uint64_t offset, size_t at, size_t n) {
+    std::vector<Batch::Stretch>& st = batch_.stretches;
+    if (!st.empty() && st.back().offset + st.back().size == offset &&
+        st.back().at + st.back().size == at) {
+      st.back().size += n;
+    } else {
+      st.push_back(Batch::Stretch{offset, at, n});
+    }
   }
 
   EncodePipeline* pipeline_;
