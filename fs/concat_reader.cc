@@ -15,18 +15,13 @@ class ConcatReader : public ImageReader {
   uint64_t capacity() const override { return capacity_; }
   std::string format() const override { return format_; }
 
-  void OfferRoom(char* room, size_t n) override {
-    room_ = room;
-    room_bytes_ = n;
-  }
-
   Status Next(ImageRun* run, bool* end) override {
-    char* const room = room_;  // the offer holds for this call only
-    room_ = nullptr;
+    size_t room_bytes;
+    char* const room = TakeRoom(&room_bytes);
     while (index_ < extents_.size()) {
       const ExtentPlan& e = extents_[index_];
       if (!current_) RPFS_RETURN_IF_ERROR(e.open(&current_));
-      if (room != nullptr) current_->OfferRoom(room, room_bytes_);
+      if (room != nullptr) current_->OfferRoom(room, room_bytes);
       bool done;
       RPFS_RETURN_IF_ERROR(current_->Next(run, &done));
       if (!done) {
@@ -53,8 +48,6 @@ class ConcatReader : public ImageReader {
   std::string format_;
   uint64_t capacity_ = 0;
   size_t index_ = 0;
-  char* room_ = nullptr;  // offered for the next run (OfferRoom)
-  size_t room_bytes_ = 0;
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 // fs/grain_space_map.h). Not thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,7 +69,24 @@ class ImageReader {
   // straight into it (the run's data is then room, at most n bytes),
   // which spares a caller that would copy the run there a copy of every
   // byte. Others ignore it.
-  virtual void OfferRoom(char* /*room*/, size_t /*n*/) {}
+  void OfferRoom(char* room, size_t n) {
+    room_ = room;
+    room_bytes_ = n;
+  }
+
+ protected:
+  // For Next(): the room offered for this call (nullptr if none) and its
+  // size in *n. The offer is used up either way.
+  char* TakeRoom(size_t* n) {
+    char* room = room_;
+    room_ = nullptr;
+    *n = room_bytes_;
+    return room;
+  }
+
+ private:
+  char* room_ = nullptr;
+  size_t room_bytes_ = 0;
 };
 
 // Opens the image at path. `name` is what messages call it (the path as

@@ -21,14 +21,9 @@ class FlatReader : public ImageReader {
   uint64_t capacity() const override { return length_; }
   std::string format() const override { return format_; }
 
-  void OfferRoom(char* room, size_t n) override {
-    room_ = room;
-    room_bytes_ = n;
-  }
-
   Status Next(ImageRun* run, bool* end) override {
-    char* const room = room_;  // the offer holds for this call only
-    room_ = nullptr;
+    size_t room_bytes;
+    char* const room = TakeRoom(&room_bytes);
     if (pos_ < length_ && pos_ >= data_end_) {
       // Past the data region found last: find the next one, and where it
       // ends, so holes are neither read nor scanned for zeros.
@@ -48,7 +43,7 @@ class FlatReader : public ImageReader {
     size_t n = static_cast<size_t>(std::min<uint64_t>(kMaxRunBytes, data_end_ - pos_));
     char* into = room;
     if (into != nullptr) {
-      n = std::min(n, room_bytes_);
+      n = std::min(n, room_bytes);
     } else {
       if (buf_.capacity() < n) {
         buf_.reserve(n);
@@ -90,8 +85,6 @@ class FlatReader : public ImageReader {
   uint64_t pos_ = 0;
   uint64_t data_end_ = 0;  // where the data region at pos_ ends (rounded up)
   uint64_t prefetched_ = 0;  // data before it has been prefetched
-  char* room_ = nullptr;     // offered for the next run (OfferRoom)
-  size_t room_bytes_ = 0;
   std::vector<char> buf_;
 };
 

@@ -35,13 +35,10 @@ class FakeImage : public fs::ImageReader {
       : image_(image), runs_(std::move(runs)), fail_at_(fail_at), takes_room_(takes_room) {}
   uint64_t capacity() const override { return image_.size(); }
   std::string format() const override { return "fake"; }
-  void OfferRoom(char* room, size_t n) override {
-    room_ = room;
-    room_bytes_ = n;
-  }
   Status Next(fs::ImageRun* run, bool* end) override {
-    char* const room = takes_room_ ? room_ : nullptr;
-    room_ = nullptr;
+    size_t room_bytes;
+    char* room = TakeRoom(&room_bytes);
+    if (!takes_room_) room = nullptr;
     if (next_ == fail_at_) return Status::Corruption("fake.img: grain 7 at offset 99 is bad");
     if (next_ == runs_.size()) {
       *end = true;
@@ -50,7 +47,7 @@ class FakeImage : public fs::ImageReader {
     const uint64_t offset = runs_[next_].first + done_;
     size_t size = runs_[next_].second - done_;
     if (room != nullptr) {
-      size = std::min(size, room_bytes_);
+      size = std::min(size, room_bytes);
       std::memcpy(room, image_.data() + offset, size);
       run->data = room;
       ++runs_in_room_;
@@ -78,8 +75,6 @@ class FakeImage : public fs::ImageReader {
   size_t next_ = 0;
   size_t done_ = 0;  // of runs_[next_], served already
   std::string buf_;
-  char* room_ = nullptr;
-  size_t room_bytes_ = 0;
   size_t runs_in_room_ = 0;
 };
 
