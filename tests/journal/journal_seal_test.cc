@@ -71,6 +71,15 @@ Status Reopen(Staged* s, RecoveryReport* report, std::unique_ptr<Journal>* j) {
 
 std::string Seg(const Staged& s, uint32_t n) { return s.dir + "/" + SegmentFileName(n); }
 
+// Reopens after a crash that costs the newest segment (2): recovery
+// succeeds, segment 1 is all that is left and segment 2's file is gone.
+void ReopenWithoutTheNewest(Staged* s, RecoveryReport* r, std::unique_ptr<Journal>* j) {
+  Status st = Reopen(s, r, j);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ((*j)->Segments(), std::vector<uint32_t>{1});
+  EXPECT_FALSE(std::filesystem::exists(Seg(*s, 2)));
+}
+
 uint64_t LastSeqIn(const Staged& s, uint32_t segment) {
   uint64_t last = 0;
   for (size_t i = 0; i < s.locs.size(); ++i) {
@@ -89,10 +98,7 @@ TEST(JournalSeal, TornSealedTailWithEmptyNewestIsCutAndTheNewestGoes) {
   TruncateFile(Seg(s, 2), kSegmentHeaderSize);
   RecoveryReport r;
   std::unique_ptr<Journal> j;
-  Status st = Reopen(&s, &r, &j);
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_EQ(j->Segments(), std::vector<uint32_t>{1});
-  EXPECT_FALSE(std::filesystem::exists(Seg(s, 2)));
+  ASSERT_NO_FATAL_FAILURE(ReopenWithoutTheNewest(&s, &r, &j));
   EXPECT_EQ(r.last_seq, LastSeqIn(s, 1) - 1);
   EXPECT_EQ(r.end.segment, 1u);
   EXPECT_EQ(r.end.offset, sealed_size - kRecord);
@@ -177,10 +183,7 @@ TEST(JournalSeal, NewestSegmentWhoseHeaderNeverReachedTheDiskGoes) {
   WriteFile(Seg(s, 2), newest);
   RecoveryReport r;
   std::unique_ptr<Journal> j;
-  Status st = Reopen(&s, &r, &j);
-  ASSERT_TRUE(st.ok()) << st.ToString();
-  EXPECT_EQ(j->Segments(), std::vector<uint32_t>{1});
-  EXPECT_FALSE(std::filesystem::exists(Seg(s, 2)));
+  ASSERT_NO_FATAL_FAILURE(ReopenWithoutTheNewest(&s, &r, &j));
   EXPECT_EQ(r.last_seq, LastSeqIn(s, 1));
   EXPECT_NE(r.dropped_where.find("segment 00000002.seg offset 0: segment header torn"),
             std::string::npos)
@@ -190,7 +193,7 @@ TEST(JournalSeal, NewestSegmentWhoseHeaderNeverReachedTheDiskGoes) {
   Staged t;
   Stage(&t, 1);
   FlipBit(Seg(t, 2), 0, 0);  // the magic, damaged
-  st = Reopen(&t, &r, &j);
+  Status st = Reopen(&t, &r, &j);
   EXPECT_TRUE(st.IsCorruption()) << st.ToString();
   EXPECT_TRUE(std::filesystem::exists(Seg(t, 2)));
 }
