@@ -11,7 +11,7 @@
 namespace rpfs::journal {
 
 SegmentWriter::SegmentWriter(std::string path, int fd, uint32_t segment, uint64_t size)
-    : path_(std::move(path)), fd_(fd), segment_(segment), flushed_(size) {}
+    : path_(std::move(path)), fd_(fd), segment_(segment), flushed_(size), written_behind_(size) {}
 
 SegmentWriter::~SegmentWriter() {
   Flush();
@@ -84,12 +84,22 @@ Status SegmentWriter::Flush() {
   }
   flushed_ += buffer_.size();
   buffer_.clear();
+  if (flushed_ - written_behind_ >= kWriteBehindBytes) StartWriteBehind();
   return Status::OK();
+}
+
+void SegmentWriter::StartWriteBehind() {
+  // Best effort: a write error shows at the fdatasync that makes these
+  // bytes durable, which every caller that needs them durable does.
+  ::sync_file_range(fd_, static_cast<off_t>(written_behind_),
+                    static_cast<off_t>(flushed_ - written_behind_), SYNC_FILE_RANGE_WRITE);
+  written_behind_ = flushed_;
 }
 
 Status SegmentWriter::Sync() {
   RPFS_RETURN_IF_ERROR(Flush());
   if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
+  written_behind_ = flushed_;
   return Status::OK();
 }
 

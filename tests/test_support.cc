@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,25 @@ size_t ResidentPages(const std::string& path, size_t n) {
   }
   ::munmap(m, n);
   return resident;
+}
+
+CacheState CacheStat(const std::string& path, uint64_t n) {
+#ifndef __NR_cachestat
+#define __NR_cachestat 451  // the same on every architecture
+#endif
+  struct {
+    uint64_t off, len;
+  } range = {0, n};
+  struct {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+  } cs = {};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+  long r = ::syscall(__NR_cachestat, fd, &range, &cs, 0);
+  int err = errno;
+  ::close(fd);
+  if (r != 0) throw std::runtime_error("cachestat " + path + " (needs Linux 6.5): " + std::strerror(err));
+  return CacheState{cs.nr_cache, cs.nr_dirty, cs.nr_writeback};
 }
 
 void TruncateFile(const std::string& path, uint64_t size) {

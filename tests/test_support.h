@@ -44,6 +44,13 @@ uint64_t FileSize(const std::string& path);
 // How many pages of path's [0, n) are in the page cache (mincore); 0 if
 // the file cannot be mapped.
 size_t ResidentPages(const std::string& path, size_t n);
+// Page-cache state of path's [0, n) in pages, from cachestat(2) (Linux
+// 6.5): cached, dirty (not yet handed to writeback), under writeback.
+struct CacheState {
+  uint64_t cached = 0, dirty = 0, writeback = 0;
+};
+// Throws if the file cannot be opened or the kernel lacks cachestat.
+CacheState CacheStat(const std::string& path, uint64_t n);
 void TruncateFile(const std::string& path, uint64_t size);
 void FlipBit(const std::string& path, uint64_t offset, int bit);
 // Copies a directory tree (cp -a).

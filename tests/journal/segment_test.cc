@@ -14,6 +14,8 @@
 namespace rpfs::journal {
 namespace {
 
+using rpfs::testing::CacheState;
+using rpfs::testing::CacheStat;
 using rpfs::testing::TempDir;
 
 struct Written {
@@ -133,6 +135,41 @@ TEST(Segment, BuffersAreSwappedOnlyWhenBothAreEmpty) {
   ASSERT_EQ(1u, sb.records.size());
   EXPECT_EQ(2u, sb.records[0].seq);
   EXPECT_EQ(SegmentReader::Result::kEnd, sb.end);
+}
+
+TEST(Segment, FlushedBytesAreWrittenBehindWithoutASync) {
+  // Appends 2.5 write-behind stretches and flushes without a sync: all
+  // but the last part-stretch (and the buffer it ended on) must already
+  // be with writeback, not dirty, so a Sync or seal owes little.
+  TempDir dir;
+  const std::string path = dir / "00000001.seg";
+  SegmentHeader sh;
+  sh.segment = 1;
+  sh.first_seq = 1;
+  std::unique_ptr<SegmentWriter> w;
+  ASSERT_TRUE(SegmentWriter::Create(path, sh, &w).ok());
+  RecordHeader h;
+  h.type = RecordType::kWrite;
+  h.length = 4096;
+  const std::string payload(60 << 10, 'w');
+  h.payload_len = static_cast<uint32_t>(payload.size());
+  uint64_t off;
+  for (h.seq = 1; w->size() < 5 * SegmentWriter::kWriteBehindBytes / 2; ++h.seq) {
+    ASSERT_TRUE(w->Append(h, payload.data(), &off).ok());
+  }
+  ASSERT_TRUE(w->Flush().ok());
+  const uint64_t size = w->size();
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  CacheState before = CacheStat(path, size);
+  EXPECT_EQ((size + page - 1) / page, before.cached) << "all of it is in the page cache";
+  // Not handed over yet: at most a stretch and a buffer's worth.
+  const uint64_t owed_pages = (SegmentWriter::kWriteBehindBytes + (1 << 20) + (64 << 10)) / page;
+  EXPECT_LE(before.dirty, owed_pages) << "of " << before.cached << " pages; "
+                                      << before.writeback << " under writeback";
+  ASSERT_TRUE(w->Sync().ok());
+  CacheState after = CacheStat(path, size);
+  EXPECT_EQ(0u, after.dirty);
+  EXPECT_EQ(0u, after.writeback);
 }
 
 TEST(Segment, TearAtEveryByteKeepsExactlyTheWholeRecords) {
