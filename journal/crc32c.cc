@@ -45,10 +45,11 @@ __attribute__((target("sse4.2"))) uint32_t ExtendSerial(uint32_t crc, const uint
 
 // The crc32 instruction has a latency of 3 cycles and a throughput of 1,
 // so three independent streams over adjacent chunks run ~3x faster; the
-// streams are then joined by "shifting" a CRC state over kChunk or
-// 2*kChunk zero bytes, done with tables built once from ExtendSerial.
-constexpr size_t kChunk = 1024;
-
+// streams are then joined by "shifting" a CRC state over one or two
+// chunks of zero bytes, done with tables built once from ExtendSerial.
+// Chunks of 1 KiB first, then of 256 bytes, so that a compressed payload
+// of about 1 KiB takes the fast path too (256-byte chunks alone would
+// pay the joins more often on whole blocks).
 struct ShiftTable {
   uint32_t t[4][256];
   uint32_t Apply(uint32_t s) const {
@@ -56,6 +57,7 @@ struct ShiftTable {
   }
 };
 
+template <size_t kChunk>
 struct ShiftTables {
   ShiftTable one, two;  // shift over kChunk and 2*kChunk zero bytes
   ShiftTables() {
@@ -69,20 +71,29 @@ struct ShiftTables {
   }
 };
 
-__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const uint8_t* p, size_t n) {
-  static const ShiftTables tables;
-  while (n >= 3 * kChunk) {
+template <size_t kChunk>
+__attribute__((target("sse4.2"))) uint32_t ExtendThreeWay(uint32_t crc, const uint8_t** p,
+                                                          size_t* n) {
+  static const ShiftTables<kChunk> tables;
+  while (*n >= 3 * kChunk) {
+    const uint8_t* q = *p;
     uint64_t c0 = crc, c1 = 0, c2 = 0;
     for (size_t i = 0; i < kChunk; i += 8) {
-      c0 = Crc8(c0, p + i);
-      c1 = Crc8(c1, p + kChunk + i);
-      c2 = Crc8(c2, p + 2 * kChunk + i);
+      c0 = Crc8(c0, q + i);
+      c1 = Crc8(c1, q + kChunk + i);
+      c2 = Crc8(c2, q + 2 * kChunk + i);
     }
     crc = tables.two.Apply(static_cast<uint32_t>(c0)) ^
           tables.one.Apply(static_cast<uint32_t>(c1)) ^ static_cast<uint32_t>(c2);
-    p += 3 * kChunk;
-    n -= 3 * kChunk;
+    *p += 3 * kChunk;
+    *n -= 3 * kChunk;
   }
+  return crc;
+}
+
+__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const uint8_t* p, size_t n) {
+  crc = ExtendThreeWay<1024>(crc, &p, &n);
+  crc = ExtendThreeWay<256>(crc, &p, &n);
   return ExtendSerial(crc, p, n);
 }
 

@@ -23,11 +23,14 @@ TEST(Crc32c, ExtendEqualsWhole) {
 }
 
 TEST(Crc32c, LongBuffersMatchByteAtATime) {
-  // Long inputs take the three-stream path; byte-wise extension never does.
+  // Long inputs take the three-stream paths (3 x 1 KiB chunks, then
+  // 3 x 256 bytes); byte-wise extension never does. Lengths at and
+  // around each path's edges, and mixes of both.
   std::string s(20000, '\0');
   uint32_t x = 12345;
   for (auto& c : s) c = static_cast<char>(x = x * 1103515245 + 12345);
-  for (size_t n : {0, 1, 3071, 3072, 3073, 4144, 6144, 9216, 9999, 20000}) {
+  for (size_t n : {0, 1, 767, 768, 769, 1100, 1535, 1536, 2047, 2304, 3071, 3072, 3073, 3840,
+                   3841, 4144, 6144, 9216, 9999, 20000}) {
     uint32_t bytewise = 0;
     for (size_t i = 0; i < n; ++i) bytewise = Extend(bytewise, s.data() + i, 1);
     EXPECT_EQ(bytewise, Value(s.data(), n)) << n;
