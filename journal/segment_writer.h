@@ -40,7 +40,11 @@ class SegmentWriter {
   // are handed to the kernel's writeback at once (sync_file_range, not
   // waited for): the next fdatasync (a Sync, the seal) then waits for what
   // came since rather than for a whole segment of dirty pages, which at
-  // the end of an import or a burst is the wait nothing overlaps.
+  // the end of an import or a burst is the wait nothing overlaps. (Exports
+  // sync in the background instead, tools/output_file.h, because there the
+  // final fsync would otherwise owe the device's cache flush for the whole
+  // file; the journal's seals and index flushes fdatasync along the way
+  // already, so starting the writes is all that was missing.)
   Status Flush();
   Status Sync();  // Flush + fdatasync
   static constexpr uint64_t kWriteBehindBytes = 8 << 20;
