@@ -1,9 +1,11 @@
 // Vault reads and writes.
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
 #include "catalog/vault.h"
+#include "catalog/block_fetch.h"
 #include "catalog/vault_scan.h"
 #include "journal/payload_codec.h"
 
@@ -232,34 +234,50 @@ Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* ou
                                    std::to_string(offset) + " is past the end of the disk (" +
                                    std::to_string(size) + " bytes)");
   }
+  if (n == 0) return Status::OK();
+  // Planned whole: every block looked up first (one snapshot), then all
+  // their records read at once (catalog/block_fetch.h). Partial blocks at
+  // either end go through a bounce buffer.
   const uint64_t bs = meta_.block_size;
   BranchChain chain = ChainFor(view);
   char* dst = static_cast<char*>(out);
-  std::string block;  // only partial blocks need a bounce buffer
+  const uint64_t end = offset + n;
+  const uint64_t first = offset / bs;
+  const uint64_t last = (end - 1) / bs;
+  thread_local std::vector<BlockFetch::Entry> wanted;  // reused: capacity stays
+  thread_local std::string bounce;                    // the partial head and tail blocks
+  wanted.clear();
+  if (bounce.size() < 2 * bs) bounce.resize(2 * bs);
+  char* head = bounce.data();
+  char* tail = bounce.data() + bs;
   auto hold = HoldSegments();
-  return catalog_->blocks().Read([&](BlockMap::Reader& r) {
-    uint64_t pos = offset;
-    const uint64_t end = offset + n;
-    while (pos < end) {
-      const uint64_t b = pos / bs;
-      const uint64_t in_block = pos % bs;
-      const uint64_t take = std::min<uint64_t>(bs - in_block, end - pos);
-      char* target = dst + (pos - offset);
+  RPFS_RETURN_IF_ERROR(catalog_->blocks().Read([&](BlockMap::Reader& r) {
+    for (uint64_t b = first; b <= last; ++b) {
+      const uint64_t from = std::max(offset, b * bs);
+      const uint64_t to = std::min(end, (b + 1) * bs);
+      char* target = dst + (from - offset);
       FoundBlock f;
       RPFS_RETURN_IF_ERROR(r.Find(disk, chain, b, &f));
       if (!f.found || (f.version.flags & journal::kZero)) {
-        std::memset(target, 0, take);
-      } else if (take == bs) {
-        RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, target));
+        std::memset(target, 0, to - from);
+      } else if (to - from == bs) {
+        wanted.push_back(BlockFetch::Entry{b, f, target});
       } else {
-        block.resize(bs);
-        RPFS_RETURN_IF_ERROR(ReadBlock(disk, b, f, block.data()));
-        std::memcpy(target, block.data() + in_block, take);
+        wanted.push_back(BlockFetch::Entry{b, f, b == first ? head : tail});
       }
-      pos += take;
     }
     return Status::OK();
-  });
+  }));
+  thread_local BlockFetch fetch;  // reused: its buffers stay
+  size_t failed;
+  RPFS_RETURN_IF_ERROR(fetch.Read(*this, disk, wanted.data(), wanted.size(), false, &failed));
+  for (const BlockFetch::Entry& e : wanted) {
+    if (e.out != head && e.out != tail) continue;
+    const uint64_t from = std::max(offset, e.block * bs);
+    const uint64_t to = std::min(end, (e.block + 1) * bs);
+    std::memcpy(dst + (from - offset), e.out + (from - e.block * bs), to - from);
+  }
+  return Status::OK();
 }
 
 Status Vault::Sync() { return journal_->Sync(); }

@@ -3,20 +3,16 @@
 //
 // ScanBlockRuns walks the index once (BlockMap::Scan: one LMDB snapshot)
 // on a thread of its own and gathers the versions it finds into batches of
-// up to 4 MiB of blocks. A batch's records are read with one preadv per
-// stretch of nearby records in a segment file (up to 256 KiB; stored
-// payloads land straight in their block's place), instead of one read per
-// block, and checked and decoded on every core
-// (journal::WorkerPool::Shared()). Meanwhile the calling thread gets the
+// up to 4 MiB of blocks. A batch's records are read all at once, one read
+// per stretch of nearby records in a segment file, and checked and decoded
+// on every core (catalog/block_fetch.h). Meanwhile the calling thread gets the
 // batch before: fn is called there with its runs of adjacent blocks, in
 // block order. Never-written and zero blocks are skipped.
 //
 // Every record gets the checks Vault::ReadBlock makes (CheckBlockRecord,
-// DecodeBlockPayload below): crc, the seal in an encrypted vault (opened
-// here: the journal's sealer), that it is the version the index names,
-// that its payload decodes to one block. A record that fails any of them is
-// read once more on its own by Vault::ReadBlock; if that fails too, the scan
-// stops with its error prefixed by the disk and block, e.g.
+// DecodeBlockPayload below). A record that fails any of them is read once
+// more on its own by Vault::ReadBlock; if that fails too, the scan stops
+// with its error prefixed by the disk and block, e.g.
 //
 //   disk vm/d0 block 1234: segment 00000002.seg offset 8192: record checksum mismatch
 //

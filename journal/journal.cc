@@ -256,7 +256,7 @@ Status Journal::Sync() {
   return s;
 }
 
-Status Journal::ReadFd(uint32_t segment, int* fd) {
+Status Journal::SegmentFd(uint32_t segment, int* fd) {
   {
     std::shared_lock<std::shared_mutex> l(fds_mu_);
     auto it = read_fds_.find(segment);
@@ -304,7 +304,7 @@ Status Journal::ReadInto(const RecordLocation& loc, RecordHeader* h, char* paylo
     return Status::OK();
   }
   int fd;
-  RPFS_RETURN_IF_ERROR(ReadFd(loc.segment, &fd));
+  RPFS_RETURN_IF_ERROR(SegmentFd(loc.segment, &fd));
   return ReadRecordInto(fd, loc.segment, loc.offset, h, payload, payload_len, sealer);
 }
 
@@ -339,7 +339,7 @@ Status Journal::ReadRaw(const RecordLocation& loc, RecordHeader* h, std::string*
     }
   }
   int fd;
-  RPFS_RETURN_IF_ERROR(ReadFd(loc.segment, &fd));
+  RPFS_RETURN_IF_ERROR(SegmentFd(loc.segment, &fd));
   return ReadRecordAt(fd, loc.segment, loc.offset, loc.size, h, record);
 }
 

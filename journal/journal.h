@@ -124,6 +124,10 @@ class Journal {
   // Numbers of the segment files, oldest first.
   std::vector<uint32_t> Segments() const;
   std::string SegmentPath(uint32_t segment) const;
+  // A read-only descriptor of the segment file, opened on first use and
+  // kept until Retire: for readers that issue their own reads
+  // (catalog/block_fetch.h), which must hold off Retire meanwhile.
+  Status SegmentFd(uint32_t segment, int* fd);
   // Closes and deletes a sealed segment. The caller guarantees that no
   // reader still holds a location in it.
   Status Retire(uint32_t segment);
@@ -136,7 +140,6 @@ class Journal {
   Status FinishSealLocked();       // makes sealing_ durable, here
   void SealedLocked(const std::shared_ptr<SegmentWriter>& sealed);
   void SealerLoop();
-  Status ReadFd(uint32_t segment, int* fd);
   bool MaybeBuffered(const RecordLocation& loc) const;
 
   const std::string dir_;

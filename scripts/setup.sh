@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libfuse3-dev fuse3 liblmdb-dev lmdb-utils libzstd-dev libssl-dev zlib1g-dev
+  libfuse3-dev fuse3 liblmdb-dev lmdb-utils libzstd-dev libssl-dev zlib1g-dev liburing-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev
   qemu-utils fio e2fsprogs
   # libFuzzer targets of the image readers (scripts/fuzz.sh): clang and its runtime

@@ -1,0 +1,167 @@
+#include "journal/read_queue.h"
+
+#include <liburing.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "journal/worker_pool.h"
+
+namespace rpfs::journal {
+namespace {
+
+ReadQueue::Backend ChosenBackend() {
+  const char* e = std::getenv("RPFS_READ_QUEUE");
+  if (e != nullptr && std::strcmp(e, "threads") == 0) return ReadQueue::Backend::kThreads;
+  if (e != nullptr && std::strcmp(e, "inline") == 0) return ReadQueue::Backend::kInline;
+  return ReadQueue::Backend::kIoUring;
+}
+
+// One preadv, retried on EINTR; then, if short but not at the end of the
+// file, the rest (a read may stop early at a page the cache lacked).
+int64_t ReadFully(const ReadRequest& r) {
+  uint64_t got = 0;
+  std::vector<iovec> rest;
+  const iovec* iov = r.iov;
+  int cnt = r.iovcnt;
+  while (got < r.want) {
+    ssize_t n = ::preadv(r.fd, iov, cnt, static_cast<off_t>(r.offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return got > 0 ? static_cast<int64_t>(got) : -errno;
+    if (n == 0) break;  // end of file
+    got += static_cast<uint64_t>(n);
+    if (got >= r.want) break;
+    // Skip what came in, for the next call.
+    rest.assign(r.iov, r.iov + r.iovcnt);
+    uint64_t skip = got;
+    size_t i = 0;
+    while (i < rest.size() && skip >= rest[i].iov_len) skip -= rest[i++].iov_len;
+    rest.erase(rest.begin(), rest.begin() + static_cast<long>(i));
+    rest[0].iov_base = static_cast<char*>(rest[0].iov_base) + skip;
+    rest[0].iov_len -= skip;
+    iov = rest.data();
+    cnt = static_cast<int>(rest.size());
+  }
+  return static_cast<int64_t>(got);
+}
+
+// A ring per thread, made on first use; `ok` false if the kernel refused.
+struct Ring {
+  io_uring ring;
+  bool made = false;
+  bool ok = false;  // made, and not refused since
+  Ring() { ok = made = io_uring_queue_init(ReadQueue::kDepth, &ring, 0) == 0; }
+  ~Ring() {
+    if (made) io_uring_queue_exit(&ring);
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+};
+
+Ring& ThreadRing() {
+  thread_local Ring ring;
+  return ring;
+}
+
+// False if the ring refused the first submission (then nothing is in
+// flight and the caller reads another way). Once reads are in flight it
+// waits for every one of them: their buffers are the caller's.
+bool ReadOnRing(io_uring* ring, ReadRequest* reqs, size_t n) {
+  size_t next = 0, in_flight = 0;
+  while (next < n || in_flight > 0) {
+    size_t queued = 0;
+    while (next + queued < n && in_flight + queued < ReadQueue::kDepth) {
+      io_uring_sqe* sqe = io_uring_get_sqe(ring);
+      if (sqe == nullptr) break;
+      ReadRequest& r = reqs[next + queued];
+      io_uring_prep_readv(sqe, r.fd, r.iov, static_cast<unsigned>(r.iovcnt), r.offset);
+      io_uring_sqe_set_data64(sqe, next + queued);
+      ++queued;
+    }
+    if (queued > 0) {
+      int rc;
+      do {
+        rc = io_uring_submit(ring);
+      } while (rc == -EINTR || rc == -EAGAIN);
+      if (rc < 0 || static_cast<size_t>(rc) != queued) {
+        if (in_flight == 0 && rc <= 0 && next == 0) return false;
+        std::fprintf(stderr, "rpfs: io_uring submit failed (%s) with reads in flight\n",
+                     std::strerror(rc < 0 ? -rc : EIO));
+        std::abort();  // their buffers would be written after we return
+      }
+      next += queued;
+      in_flight += queued;
+    }
+    io_uring_cqe* cqe;
+    int rc;
+    do {
+      rc = io_uring_wait_cqe(ring, &cqe);
+    } while (rc == -EINTR || rc == -EAGAIN);
+    if (rc < 0) {
+      std::fprintf(stderr, "rpfs: io_uring wait failed (%s) with reads in flight\n",
+                   std::strerror(-rc));
+      std::abort();
+    }
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      reqs[io_uring_cqe_get_data64(cqe)].result = cqe->res;
+      ++seen;
+    }
+    io_uring_cq_advance(ring, seen);
+    in_flight -= seen;
+  }
+  return true;
+}
+
+}  // namespace
+
+ReadQueue::Backend ReadQueue::backend() {
+  static const Backend chosen = ChosenBackend();
+  if (chosen != Backend::kIoUring) return chosen;
+  return ThreadRing().ok ? Backend::kIoUring : Backend::kThreads;
+}
+
+const char* ReadQueue::BackendName(Backend b) {
+  switch (b) {
+    case Backend::kIoUring: return "io_uring";
+    case Backend::kThreads: return "threads";
+    case Backend::kInline: return "inline";
+  }
+  return "?";
+}
+
+void ReadQueue::ReadAll(ReadRequest* reqs, size_t n) {
+  if (n == 0) return;
+  Backend b = backend();
+  if (b == Backend::kIoUring) {
+    Ring& ring = ThreadRing();
+    if (ReadOnRing(&ring.ring, reqs, n)) {
+      // A short or interrupted read from the ring is finished plainly.
+      for (size_t i = 0; i < n; ++i) {
+        ReadRequest& r = reqs[i];
+        if (r.result == -EAGAIN || r.result == -EINTR ||
+            (r.result > 0 && static_cast<uint64_t>(r.result) < r.want)) {
+          r.result = ReadFully(r);
+        }
+      }
+      return;
+    }
+    // The kernel refused the first submission: nothing is in flight, so
+    // every request is read plainly instead, and this thread's ring (its
+    // queue may hold the refused entries) is not used again.
+    ring.ok = false;
+    b = Backend::kThreads;
+  }
+  if (b == Backend::kThreads && n > 1) {
+    static WorkerPool pool(kThreads - 1);
+    pool.Run(n, [&](size_t i) { reqs[i].result = ReadFully(reqs[i]); });
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) reqs[i].result = ReadFully(reqs[i]);
+}
+
+}  // namespace rpfs::journal
