@@ -19,6 +19,8 @@ constexpr size_t kStretchRecords = 64;
 // Records of other blocks or disks a read may cover to join two stretches:
 // copying 32 KiB costs less than another request.
 constexpr uint64_t kMaxGap = uint64_t{32} << 10;
+// Stretch bytes read (and held) at a time.
+constexpr uint64_t kGroupBytes = uint64_t{32} << 20;
 
 }  // namespace
 
@@ -38,23 +40,37 @@ Status BlockFetch::Read(Vault& vault, uint32_t disk, const Entry* entries, size_
   entries_ = entries;
   done_.assign(n, 0);
   PlanStretches();
-  requests_.resize(stretches_.size());
-  iovs_.clear();
-  for (size_t i = 0; i < stretches_.size(); ++i) {
-    int fd = -1;
-    if (!vault_->journal().SegmentFd(stretches_[i].segment, &fd).ok()) fd = -1;  // ReadBlock says why
-    PlanIovecs(stretches_[i], fd, &requests_[i]);
-  }
-  for (size_t i = 0; i < stretches_.size(); ++i) {  // iovs_ is complete: no more moves
-    requests_[i].iov = iovs_.data() + stretches_[i].iov_at;
-  }
-  // All at once. A segment that would not open (fd -1) fails its read
-  // with EBADF and is left to ReadBlock, which says why.
-  journal::ReadQueue::ReadAll(requests_.data(), requests_.size());
-  if (decode_on_pool && stretches_.size() > 1) {
-    journal::WorkerPool::Shared().Run(stretches_.size(), [&](size_t i) { CheckStretch(i); });
-  } else {
-    for (size_t i = 0; i < stretches_.size(); ++i) CheckStretch(i);
+  // In groups of at most kGroupBytes of stretches, so the bounce buffer
+  // stays small however wide the request (a wide scan's batch may join
+  // into hundreds of MiB of stretches).
+  for (size_t g = 0; g < stretches_.size();) {
+    size_t end = g;
+    uint64_t total = 0;
+    while (end < stretches_.size() && (end == g || total + stretches_[end].size <= kGroupBytes)) {
+      stretches_[end].buffer_at = total;
+      total += stretches_[end].size;
+      ++end;
+    }
+    if (raw_.size() < total) raw_.resize(total);
+    requests_.resize(end - g);
+    iovs_.clear();
+    for (size_t i = g; i < end; ++i) {
+      int fd = -1;
+      if (!vault_->journal().SegmentFd(stretches_[i].segment, &fd).ok()) fd = -1;
+      PlanIovecs(stretches_[i], fd, &requests_[i - g]);
+    }
+    for (size_t i = g; i < end; ++i) {  // iovs_ is complete: no more moves
+      requests_[i - g].iov = iovs_.data() + stretches_[i].iov_at;
+    }
+    // All at once. A segment that would not open (fd -1) fails its read
+    // with EBADF and is left to ReadBlock, which says why.
+    journal::ReadQueue::ReadAll(requests_.data(), requests_.size());
+    if (decode_on_pool && end - g > 1) {
+      journal::WorkerPool::Shared().Run(end - g, [&](size_t i) { CheckStretch(g + i, requests_[i].result); });
+    } else {
+      for (size_t i = g; i < end; ++i) CheckStretch(i, requests_[i - g].result);
+    }
+    g = end;
   }
   for (size_t e = 0; e < n; ++e) {
     if (done_[e]) continue;
@@ -97,12 +113,6 @@ void BlockFetch::PlanStretches() {
     }
     stretches_.push_back(Stretch{l.segment, l.offset, l.size, k, k + 1});
   }
-  size_t total = 0;
-  for (Stretch& s : stretches_) {
-    s.buffer_at = total;
-    total += s.size;
-  }
-  if (raw_.size() < total) raw_.resize(total);
 }
 
 // The stretch's read: stored payloads go to their blocks' places,
@@ -141,9 +151,8 @@ void BlockFetch::PlanIovecs(Stretch& s, int fd, journal::ReadRequest* req) {
 
 // After the read: each record of stretch i checked and decoded. A record
 // it cannot check (short read, any mismatch) stays not done, for ReadBlock.
-void BlockFetch::CheckStretch(size_t i) {
+void BlockFetch::CheckStretch(size_t i, int64_t r) {
   const Stretch& s = stretches_[i];
-  const int64_t r = requests_[i].result;
   const uint64_t got = r > 0 ? static_cast<uint64_t>(r) : 0;
   const char* buf = raw_.data() + s.buffer_at;
   for (size_t k = s.first; k < s.end; ++k) {

@@ -66,7 +66,7 @@ class BlockFetch {
   bool StoredInPlace(uint32_t e) const;
   void PlanStretches();
   void PlanIovecs(Stretch& s, int fd, journal::ReadRequest* req);
-  void CheckStretch(size_t i);
+  void CheckStretch(size_t i, int64_t result);
   bool CheckAndDecode(const Entry& en, const char* record, const char* payload, char* block) const;
 
   Vault* vault_ = nullptr;  // during Read only
@@ -78,7 +78,7 @@ class BlockFetch {
   std::vector<Stretch> stretches_;
   std::vector<iovec> iovs_;
   std::vector<journal::ReadRequest> requests_;
-  std::string raw_;                // the stretches' bytes, but stored payloads
+  std::string raw_;                // a group's stretch bytes, but stored payloads
 };
 
 }  // namespace rpfs::catalog

@@ -13,6 +13,7 @@ namespace rpfs::catalog {
 namespace {
 
 constexpr size_t kBatchBytes = size_t{4} << 20;  // blocks gathered before reading
+constexpr size_t kWideBatchBytes = size_t{32} << 20;  // ScanWindow::kWide
 
 std::string Where(const journal::RecordLocation& loc) {
   return "segment " + journal::SegmentFileName(loc.segment) + " offset " +
@@ -116,7 +117,8 @@ Status DecodeBlockPayload(const journal::RecordHeader& h, const char* payload,
   return Status::OK();
 }
 
-Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& fn) {
+Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& fn,
+                     ScanWindow window) {
   Disk d;
   RPFS_RETURN_IF_ERROR(vault.GetDisk(disk, &d));
   // "Latest" is what the vault holds now. The scan reads LMDB alone, so
@@ -125,8 +127,9 @@ Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& f
   RPFS_RETURN_IF_ERROR(vault.FlushIndex());
   auto hold = vault.HoldSegments();  // the snapshot's segments stay until the scan ends
   const uint64_t bs = vault.block_size();
-  const size_t batch_blocks = std::max<size_t>(1, kBatchBytes / bs);
-  ScanPipe pipe(batch_blocks, bs);
+  const bool wide = window == ScanWindow::kWide;
+  const size_t batch_blocks = std::max<size_t>(1, (wide ? kWideBatchBytes : kBatchBytes) / bs);
+  ScanPipe pipe(std::min<uint64_t>(batch_blocks, d.size / bs + 1), bs, wide ? 2 : 3);
   std::thread scan([&] {
     BatchReader reader(vault, d, batch_blocks, &pipe);
     Status s = vault.catalog().blocks().Scan(

@@ -37,7 +37,17 @@ namespace rpfs::catalog {
 // `data` is valid during the call only.
 using BlockRunFn = std::function<Status(uint64_t first_block, const char* data, size_t blocks)>;
 
-Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& fn);
+// How far the scan reads ahead. kNarrow: batches of 4 MiB of blocks,
+// three in the pipe. kWide: batches of 32 MiB, two (64 MiB of memory), for
+// a scan of a whole disk that may have been written randomly (an export):
+// a batch's records, sorted by location, then lie close enough in the
+// journal for its stretches to join into longer reads. Measured, raw export
+// of a 512 MiB disk written randomly, cold: narrow 4.3 s, wide 32 MiB
+// 3.3 s, 128 MiB 3.3-3.6 s, 512 MiB (one batch) 2.85 s.
+enum class ScanWindow { kNarrow, kWide };
+
+Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& fn,
+                     ScanWindow window = ScanWindow::kNarrow);
 
 // The checks every read of a block version makes once it has the record
 // (its crc already matched): the record is the block version the index

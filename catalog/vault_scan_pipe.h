@@ -32,9 +32,9 @@ struct ScanBatch {
 // GiveBack()s each when done, and Stop()s the scan early if it fails.
 class ScanPipe {
  public:
-  static constexpr size_t kBatches = 3;  // one being filled, one queued, one with the caller
-
-  ScanPipe(size_t batch_blocks, uint64_t block_size) {
+  // batches: 3 lets one be filled, one wait and one be with the caller; 2
+  // (big batches) one be filled while the caller has the other.
+  ScanPipe(size_t batch_blocks, uint64_t block_size, size_t batches = 3) : batches_(batches) {
     for (ScanBatch& b : batches_) {
       b.entries.reserve(batch_blocks);
       b.out.reset(new char[batch_blocks * block_size]);
@@ -90,7 +90,7 @@ class ScanPipe {
   }
 
  private:
-  ScanBatch batches_[kBatches];
+  std::vector<ScanBatch> batches_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::deque<ScanBatch*> free_, ready_;

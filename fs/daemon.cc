@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "fs/background_compactor.h"
 #include "fs/fuse_ops.h"
@@ -13,6 +16,51 @@
 
 namespace rpfs::fs {
 namespace {
+
+bool IsOctal(const std::string& s, size_t at) {
+  for (size_t i = at; i < at + 3; ++i) {
+    if (s[i] < '0' || s[i] > '7') return false;
+  }
+  return true;
+}
+
+// The device number ("MAJ:MIN") of the newest mount on `path` (a real
+// path), from /proc/self/mountinfo: not by stat, which would ask the FUSE
+// session, not yet served, and hang. Empty if not found.
+std::string MountDevice(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, found;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, where;
+    if (!(f >> id >> parent >> dev >> root >> where)) continue;
+    std::string unescaped;  // mountinfo writes space, tab, newline, backslash as \ooo
+    for (size_t i = 0; i < where.size(); ++i) {
+      if (where[i] == '\\' && i + 3 < where.size() && IsOctal(where, i + 1)) {
+        unescaped += static_cast<char>((where[i + 1] - '0') * 64 + (where[i + 2] - '0') * 8 +
+                                       (where[i + 3] - '0'));
+        i += 3;
+      } else {
+        unescaped += where[i];
+      }
+    }
+    if (unescaped == path) found = dev;
+  }
+  return found;
+}
+
+// Sets the mount's readahead (its bdi's read_ahead_kb in sysfs). Best
+// effort: without the right to, the kernel's 128 KiB stays.
+void SetReadahead(const std::string& real_mountpoint, unsigned kib) {
+  if (kib == 0 || real_mountpoint.empty()) return;
+  const std::string dev = MountDevice(real_mountpoint);
+  if (dev.empty()) return;
+  int fd = ::open(("/sys/class/bdi/" + dev + "/read_ahead_kb").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const std::string value = std::to_string(kib);
+  (void)!::write(fd, value.data(), value.size());
+  ::close(fd);
+}
 
 // Opens the vault, mounts, and serves until unmounted. `ready` is called
 // once the mount is up, or with the error that kept it down.
@@ -47,6 +95,12 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
     ready(s);
     return s;
   }
+  // Resolved before the mount: afterwards the path leads into the session.
+  std::string real_mountpoint;
+  if (char* r = ::realpath(o.mountpoint.c_str(), nullptr)) {
+    real_mountpoint = r;
+    std::free(r);
+  }
   if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
@@ -55,6 +109,7 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
     ready(s);
     return s;
   }
+  SetReadahead(real_mountpoint, o.readahead_kib);
   ControlServer control;
   if (o.control) {
     std::shared_ptr<catalog::Vault> vault = state->vault;

@@ -22,6 +22,12 @@ struct MountOptions {
   bool foreground = false;
   std::vector<std::string> fuse_options;  // each passed as -o OPT
   unsigned max_threads = 16;
+  // The kernel's readahead for the mount, in KiB (its bdi's read_ahead_kb;
+  // FUSE starts at 128 and cannot ask for more in its init reply). 4 MiB:
+  // a sequential reader then keeps several 1 MiB reads in flight, each
+  // read by the daemon at queue depth > 1 (catalog/block_fetch.h). Set
+  // where the daemon may (root); 0 leaves the kernel's.
+  unsigned readahead_kib = 4096;
   // Background compaction (fs/background_compactor.h): a pass every
   // compact_every_s seconds (0: none), copying at most compact.rate_bytes_per_s.
   uint64_t compact_every_s = 60;

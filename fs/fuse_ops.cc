@@ -84,7 +84,9 @@ void ReplyEntry(fuse_req_t req, uint64_t ino, const Node& node) {
 
 void RpfsInit(void*, fuse_conn_info* conn) {
   conn->max_write = 1u << 20;
-  conn->max_readahead = 1u << 20;
+  // The kernel takes the smaller of this and the mount's read_ahead_kb,
+  // which the daemon raises (fs/daemon.h, readahead_kib).
+  conn->max_readahead = 4u << 20;
   // Writes must reach the journal before they are acknowledged.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
 }

@@ -5,12 +5,13 @@
 namespace rpfs::tools {
 
 Status ScanDataRuns(catalog::Vault& vault, const catalog::Disk& disk, catalog::View view,
-                    const DataRunFn& fn) {
+                    const DataRunFn& fn, catalog::ScanWindow window) {
   const uint64_t bs = vault.block_size();
   return catalog::ScanBlockRuns(vault, disk.id, view,
                                 [&](uint64_t first, const char* data, size_t blocks) {
                                   return fn(first * bs, data, blocks * bs);
-                                });
+                                },
+                                window);
 }
 
 }  // namespace rpfs::tools

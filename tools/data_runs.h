@@ -17,12 +17,16 @@
 #include <functional>
 
 #include "catalog/vault.h"
+#include "catalog/vault_scan.h"
 
 namespace rpfs::tools {
 
 using DataRunFn = std::function<Status(uint64_t offset, const char* data, size_t len)>;
 
+// window: how far it reads ahead (catalog/vault_scan.h); runs are then up
+// to the window's batch size.
 Status ScanDataRuns(catalog::Vault& vault, const catalog::Disk& disk, catalog::View view,
-                    const DataRunFn& fn);
+                    const DataRunFn& fn,
+                    catalog::ScanWindow window = catalog::ScanWindow::kNarrow);
 
 }  // namespace rpfs::tools

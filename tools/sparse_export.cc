@@ -1,6 +1,7 @@
 // `export --format raw`: the disk as a sparse raw image. Only blocks that
-// hold data are written, in runs of up to 4 MiB while the next runs are
-// read (ScanDataRuns); everything else stays a hole. Cost: one index seek
+// hold data are written, in runs of up to 32 MiB while the next runs are
+// read (ScanDataRuns, wide: a disk written randomly is read in long runs
+// of the journal); everything else stays a hole. Cost: one index seek
 // per mapped block plus its share of a batched read, nothing per hole.
 // The file is synced in the background every 64 MiB while the next runs
 // are read and decoded (OutputFile::SyncInBackground), so the final fsync
@@ -21,7 +22,7 @@ Status WriteRawImage(catalog::Vault& vault, const catalog::Disk& disk, catalog::
     result->data_bytes += len;
     if (progress) progress(offset + len, disk.size);
     return Status::OK();
-  });
+  }, catalog::ScanWindow::kWide);
   RPFS_RETURN_IF_ERROR(s);
   return out->Truncate(disk.size);
 }

@@ -2,6 +2,8 @@
 // wrote: qemu-img, fio, mkfs.ext4, debugfs, e2fsck, sha256sum.
 #include <gtest/gtest.h>
 
+#include <sys/sysmacros.h>
+
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -42,6 +44,18 @@ TEST_F(MountTest, LayoutAndReadOnlyTrees) {
   std::string seq = std::to_string(st["last_seq"].get<uint64_t>());
   EXPECT_EQ(0, RunProgram({"cmp", Flat("at/#" + seq), pflat}).exit_code);
   EXPECT_EQ("", RunProgram({"ls", mnt_ + "/at"}).out);
+}
+
+// The kernel reads ahead 4 MiB on the mount (128 KiB is FUSE's default),
+// so a sequential reader keeps several large reads in flight.
+TEST_F(MountTest, KernelReadsAheadFourMiB) {
+  struct stat st;
+  ASSERT_EQ(0, ::stat(Flat().c_str(), &st));
+  const std::string knob = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
+                           std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  auto r = RunProgram({"cat", knob});
+  ASSERT_EQ(0, r.exit_code) << r.err;
+  EXPECT_EQ("4096\n", r.out);
 }
 
 TEST_F(MountTest, QemuImgReadsTheDescriptorAndMatchesExport) {
