@@ -82,6 +82,11 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  // fuse_session_new may grow args on the heap: freed however Serve leaves.
+  struct ArgsFree {
+    fuse_args* a;
+    ~ArgsFree() { fuse_opt_free_args(a); }
+  } args_free{&args};
   const fuse_lowlevel_ops& ops = RpfsFuseOps();
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, state.get());
   if (se == nullptr) {
