@@ -128,8 +128,10 @@ Status ScanBlockRuns(Vault& vault, uint32_t disk, View view, const BlockRunFn& f
   auto hold = vault.HoldSegments();  // the snapshot's segments stay until the scan ends
   const uint64_t bs = vault.block_size();
   const bool wide = window == ScanWindow::kWide;
-  const size_t batch_blocks = std::max<size_t>(1, (wide ? kWideBatchBytes : kBatchBytes) / bs);
-  ScanPipe pipe(std::min<uint64_t>(batch_blocks, d.size / bs + 1), bs, wide ? 2 : 3);
+  // A batch never needs more blocks than the disk has.
+  const size_t batch_blocks = static_cast<size_t>(std::min<uint64_t>(
+      std::max<size_t>(1, (wide ? kWideBatchBytes : kBatchBytes) / bs), d.size / bs + 1));
+  ScanPipe pipe(batch_blocks, bs, wide ? 2 : 3);
   std::thread scan([&] {
     BatchReader reader(vault, d, batch_blocks, &pipe);
     Status s = vault.catalog().blocks().Scan(

@@ -21,30 +21,30 @@ ReadQueue::Backend ChosenBackend() {
   return ReadQueue::Backend::kIoUring;
 }
 
-// One preadv, retried on EINTR; then, if short but not at the end of the
-// file, the rest (a read may stop early at a page the cache lacked).
-int64_t ReadFully(const ReadRequest& r) {
-  uint64_t got = 0;
+// Reads what is left of r after the first `got` bytes (0: all of it), by
+// preadv, retried on EINTR and continued after a short read until the end
+// of the file (a read may stop early at a page the cache lacked).
+int64_t ReadFully(const ReadRequest& r, uint64_t got = 0) {
   std::vector<iovec> rest;
   const iovec* iov = r.iov;
   int cnt = r.iovcnt;
   while (got < r.want) {
+    if (got > 0) {  // skip what came in, for the next call
+      rest.assign(r.iov, r.iov + r.iovcnt);
+      uint64_t skip = got;
+      size_t i = 0;
+      while (i < rest.size() && skip >= rest[i].iov_len) skip -= rest[i++].iov_len;
+      rest.erase(rest.begin(), rest.begin() + static_cast<long>(i));
+      rest[0].iov_base = static_cast<char*>(rest[0].iov_base) + skip;
+      rest[0].iov_len -= skip;
+      iov = rest.data();
+      cnt = static_cast<int>(rest.size());
+    }
     ssize_t n = ::preadv(r.fd, iov, cnt, static_cast<off_t>(r.offset + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return got > 0 ? static_cast<int64_t>(got) : -errno;
     if (n == 0) break;  // end of file
     got += static_cast<uint64_t>(n);
-    if (got >= r.want) break;
-    // Skip what came in, for the next call.
-    rest.assign(r.iov, r.iov + r.iovcnt);
-    uint64_t skip = got;
-    size_t i = 0;
-    while (i < rest.size() && skip >= rest[i].iov_len) skip -= rest[i++].iov_len;
-    rest.erase(rest.begin(), rest.begin() + static_cast<long>(i));
-    rest[0].iov_base = static_cast<char*>(rest[0].iov_base) + skip;
-    rest[0].iov_len -= skip;
-    iov = rest.data();
-    cnt = static_cast<int>(rest.size());
   }
   return static_cast<int64_t>(got);
 }
@@ -125,27 +125,21 @@ ReadQueue::Backend ReadQueue::backend() {
   return ThreadRing().ok ? Backend::kIoUring : Backend::kThreads;
 }
 
-const char* ReadQueue::BackendName(Backend b) {
-  switch (b) {
-    case Backend::kIoUring: return "io_uring";
-    case Backend::kThreads: return "threads";
-    case Backend::kInline: return "inline";
-  }
-  return "?";
-}
-
 void ReadQueue::ReadAll(ReadRequest* reqs, size_t n) {
   if (n == 0) return;
   Backend b = backend();
   if (b == Backend::kIoUring) {
     Ring& ring = ThreadRing();
     if (ReadOnRing(&ring.ring, reqs, n)) {
-      // A short or interrupted read from the ring is finished plainly.
+      // An interrupted read from the ring is done again plainly, a short
+      // one continued from where it stopped (at the end of the file, e.g.
+      // a record still in the append buffer, that costs one more call).
       for (size_t i = 0; i < n; ++i) {
         ReadRequest& r = reqs[i];
-        if (r.result == -EAGAIN || r.result == -EINTR ||
-            (r.result > 0 && static_cast<uint64_t>(r.result) < r.want)) {
+        if (r.result == -EAGAIN || r.result == -EINTR) {
           r.result = ReadFully(r);
+        } else if (r.result > 0 && static_cast<uint64_t>(r.result) < r.want) {
+          r.result = ReadFully(r, static_cast<uint64_t>(r.result));
         }
       }
       return;

@@ -44,7 +44,6 @@ class ReadQueue {
   static void ReadAll(ReadRequest* requests, size_t n);
   // The backend ReadAll uses on this thread.
   static Backend backend();
-  static const char* BackendName(Backend b);
 };
 
 }  // namespace rpfs::journal
