@@ -48,6 +48,12 @@ struct BlockVersion {
   uint8_t flags = 0;
 };
 
+// One entry of the block map: what compaction and defragmentation move.
+struct KeyedVersion {
+  BlockKey key;
+  BlockVersion version;
+};
+
 constexpr size_t kBlockKeySize = 24;
 constexpr size_t kBlockValueSize = 13;
 

@@ -90,6 +90,25 @@ struct CompactReport {
   std::string stopped;            // why the pass did less than it could ("": it did not)
 };
 
+// One defragmentation pass (catalog/vault_defrag.cc).
+struct DefragOptions {
+  uint32_t disk = 0;                 // the disk whose latest view is laid out (0: every disk)
+  uint64_t quiet_ns = 0;             // extents written within this long are left alone (0: none)
+  uint32_t max_runs_per_extent = 4;  // an extent read in more separate journal runs is rewritten
+  uint64_t max_copy_bytes = 256ull << 20;  // bytes copied per pass, at most
+  uint64_t rate_bytes_per_s = 0;     // copy rate cap (0: none)
+};
+
+struct DefragReport {
+  uint64_t extents = 0;             // extents (1 MiB of the disk) holding data
+  uint64_t fragmented_extents = 0;  // of those, in more runs than allowed, before the pass
+  uint64_t busy_extents = 0;        // of those, left alone: written within the quiet time
+  uint64_t rewritten_extents = 0;
+  uint64_t copied_records = 0;
+  uint64_t copied_bytes = 0;
+  std::string stopped;              // why the pass did less than it could ("": it did not)
+};
+
 // What a read sees: a branch and the newest seq visible on it.
 struct View {
   uint32_t branch = 1;
@@ -155,6 +174,15 @@ class Vault {
   // safe at every step; writes are held only to append copies and to
   // commit the switch. One pass at a time.
   Status Compact(const CompactOptions& options, CompactReport* report);
+  // Lays the latest view of each disk (or options.disk) out again in
+  // block order where it is scattered over the journal: the records of
+  // every 1 MiB extent read in more than max_runs_per_extent separate
+  // runs are copied to the journal's end in block order and the index
+  // pointed at the copies (points that share those versions gain too);
+  // the old records become garbage for compaction. Crash-safe as Compact;
+  // writes are held only to append copies and to commit the switch. Skipped
+  // near the size cap. Shares Compact's one-pass-at-a-time lock.
+  Status Defragment(const DefragOptions& options, DefragReport* report);
   // Held (shared) by whoever reads journal records by index location, so
   // that compaction does not delete a segment under a reader.
   std::shared_lock<std::shared_mutex> HoldSegments() const {
@@ -368,6 +396,18 @@ class Vault {
   Status CheckHorizonLocked(const std::string& group, uint64_t seq) const;
   // Compaction steps (vault_compaction.cc).
   Status RetireSegments(const std::vector<uint32_t>& segments, uint64_t* bytes);
+  // Copying records forward (vault_copy_forward.cc), compact_mu_ held.
+  // Appends the records of `moves` (in that order, kCopy added), at most
+  // rate_bytes_per_s, then syncs; copies[i] is moves[i]'s new place.
+  Status CopyForward(const std::vector<KeyedVersion>& moves, uint64_t rate_bytes_per_s,
+                     std::vector<journal::RecordLocation>* copies, uint64_t* copied_bytes);
+  // Reads moves[0, n)'s stored records, checked, into *batch (at *offsets).
+  Status ReadRecordsRaw(const KeyedVersion* moves, size_t n, std::string* batch,
+                        std::vector<size_t>* offsets);
+  // In txn: each moved version now names its copy; Corruption if one
+  // changed since it was picked.
+  Status PointAtCopies(Txn& txn, const std::vector<KeyedVersion>& moves,
+                       const std::vector<journal::RecordLocation>& copies);
 
   const std::string dir_;
   OpenOptions options_;

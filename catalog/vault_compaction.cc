@@ -35,18 +35,11 @@
 namespace rpfs::catalog {
 namespace {
 
-struct Entry {
-  BlockKey key;
-  BlockVersion version;
-};
+using Entry = KeyedVersion;
 
 bool LocBefore(const Entry& a, const Entry& b) {
   return std::tie(a.version.loc.segment, a.version.loc.offset) <
          std::tie(b.version.loc.segment, b.version.loc.offset);
-}
-
-bool SameLoc(const journal::RecordLocation& a, const journal::RecordLocation& b) {
-  return a.segment == b.segment && a.offset == b.offset && a.size == b.size;
 }
 
 // Walks every version in the block map in key order (each block's newest
@@ -256,48 +249,9 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
   // Copy forward, in location order, a batch at a time: read outside the
   // write lock, append under it.
   std::sort(moves.begin(), moves.end(), LocBefore);
-  std::vector<journal::RecordLocation> copies(moves.size());
-  const auto start = std::chrono::steady_clock::now();
-  constexpr uint64_t kBatchBytes = 4u << 20;
-  std::string batch;
-  std::vector<size_t> offsets;
-  for (size_t i = 0; i < moves.size();) {
-    batch.clear();
-    offsets.clear();
-    size_t j = i;
-    for (; j < moves.size() && batch.size() < kBatchBytes; ++j) {
-      // No hold needed: only a compaction pass retires segments.
-      journal::RecordHeader h;
-      std::string record;
-      // As stored: a sealed record is copied sealed (its AAD leaves kCopy out).
-      Status s = journal_->ReadRaw(moves[j].version.loc, &h, &record);
-      if (!s.ok()) return Status::Corruption("compaction: " + s.message());
-      offsets.push_back(batch.size());
-      batch += record;
-    }
-    {
-      std::lock_guard<std::mutex> l(write_mu_);
-      for (size_t k = i; k < j; ++k) {
-        const char* rec = batch.data() + offsets[k - i];
-        journal::RecordHeader h;
-        std::string why;
-        if (!journal::DecodeRecordHeader(reinterpret_cast<const uint8_t*>(rec), &h, &why)) {
-          return Status::Corruption("compaction: " + why);
-        }
-        h.flags |= journal::kCopy;
-        RPFS_RETURN_IF_ERROR(journal_->AppendRaw(h, rec + journal::kRecordHeaderSize, &copies[k]));
-        r->copied_bytes += copies[k].size;
-        ++r->copied_records;
-      }
-    }
-    i = j;
-    if (o.rate_bytes_per_s > 0) {
-      std::this_thread::sleep_until(
-          start + std::chrono::duration<double>(static_cast<double>(r->copied_bytes) /
-                                                static_cast<double>(o.rate_bytes_per_s)));
-    }
-  }
-  if (!moves.empty()) RPFS_RETURN_IF_ERROR(journal_->Sync());
+  std::vector<journal::RecordLocation> copies;
+  RPFS_RETURN_IF_ERROR(CopyForward(moves, o.rate_bytes_per_s, &copies, &r->copied_bytes));
+  r->copied_records = moves.size();
 
   // The switch.
   auto InVictim = [&](const Entry& e) {
@@ -327,18 +281,7 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
       }
     }
     RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
-      for (size_t i = 0; i < moves.size(); ++i) {
-        const Entry& e = moves[i];
-        const auto key = EncodeBlockKey(e.key);
-        std::string_view cur;
-        BlockVersion v;
-        RPFS_RETURN_IF_ERROR(txn.Get(catalog_->blocks_db, key.view(), &cur));
-        if (!DecodeBlockValue(cur, e.key.seq, &v) || !SameLoc(v.loc, e.version.loc)) {
-          return Status::Corruption("compaction: a moved block version changed under the pass");
-        }
-        BlockVersion moved{e.key.seq, copies[i], static_cast<uint8_t>(e.version.flags | journal::kCopy)};
-        RPFS_RETURN_IF_ERROR(txn.Put(catalog_->blocks_db, key.view(), EncodeBlockValue(moved).view()));
-      }
+      RPFS_RETURN_IF_ERROR(PointAtCopies(txn, moves, copies));
       for (const Entry& e : garbage) {
         if (!InVictim(e)) continue;  // the rest goes after, in small batches
         RPFS_RETURN_IF_ERROR(txn.Del(catalog_->blocks_db, EncodeBlockKey(e.key).view()));

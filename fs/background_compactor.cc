@@ -6,8 +6,9 @@
 namespace rpfs::fs {
 
 BackgroundCompactor::BackgroundCompactor(std::shared_ptr<catalog::Vault> vault, uint64_t every_s,
-                                         const catalog::CompactOptions& options)
-    : vault_(std::move(vault)), every_s_(every_s), options_(options) {}
+                                         const catalog::CompactOptions& options,
+                                         uint64_t defrag_quiet_s)
+    : vault_(std::move(vault)), every_s_(every_s), options_(options), defrag_quiet_s_(defrag_quiet_s) {}
 
 BackgroundCompactor::~BackgroundCompactor() { Stop(); }
 
@@ -51,8 +52,29 @@ void BackgroundCompactor::Loop() {
                      r.stopped.empty() ? "" : "; stopped: ", r.stopped.c_str());
       }
     }
+    bool more = s.ok() && !r.stopped.empty() && r.segments_rewritten > 0;
+    if (s.ok() && defrag_quiet_s_ > 0) {
+      catalog::DefragOptions d;
+      d.quiet_ns = defrag_quiet_s_ * 1000000000ull;
+      d.rate_bytes_per_s = options_.rate_bytes_per_s;
+      catalog::DefragReport dr;
+      Status ds = vault_->Defragment(d, &dr);
+      if (!ds.ok()) {
+        std::fprintf(stderr, "rpfs: defragmentation failed (retried in %llus): %s\n",
+                     static_cast<unsigned long long>(every_s_), ds.ToString().c_str());
+      } else if (dr.rewritten_extents > 0) {
+        std::fprintf(stderr,
+                     "rpfs: defragmentation: %llu of %llu fragmented extents laid out in block "
+                     "order (%llu bytes copied)%s%s\n",
+                     static_cast<unsigned long long>(dr.rewritten_extents),
+                     static_cast<unsigned long long>(dr.fragmented_extents),
+                     static_cast<unsigned long long>(dr.copied_bytes),
+                     dr.stopped.empty() ? "" : "; stopped: ", dr.stopped.c_str());
+        more = more || !dr.stopped.empty();
+      }
+    }
     // A pass that stopped at its budget with work left goes on soon.
-    wait_s = s.ok() && !r.stopped.empty() && r.segments_rewritten > 0 ? 1 : every_s_;
+    wait_s = more ? 1 : every_s_;
     l.lock();
   }
 }

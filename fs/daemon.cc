@@ -133,7 +133,7 @@ Status Serve(const MountOptions& o, const std::function<void(const Status&)>& re
   }
   PointScheduler scheduler(state->vault);
   scheduler.Start();
-  BackgroundCompactor compactor(state->vault, o.compact_every_s, o.compact);
+  BackgroundCompactor compactor(state->vault, o.compact_every_s, o.compact, o.defrag_quiet_s);
   compactor.Start();
   ready(Status::OK());
   fuse_loop_config* cfg = fuse_loop_cfg_create();

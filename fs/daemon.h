@@ -31,6 +31,9 @@ struct MountOptions {
   // Background compaction (fs/background_compactor.h): a pass every
   // compact_every_s seconds (0: none), copying at most compact.rate_bytes_per_s.
   uint64_t compact_every_s = 60;
+  // After each compaction pass, a defragmentation pass (Vault::Defragment)
+  // over the extents not written for this long (0: none).
+  uint64_t defrag_quiet_s = 600;
   catalog::CompactOptions compact;
   // Runs a forwarded CLI command against the daemon's vault (tools/ sets
   // it; fs/ does not know the CLI).

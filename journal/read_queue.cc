@@ -50,13 +50,22 @@ int64_t ReadFully(const ReadRequest& r, uint64_t got = 0) {
 }
 
 // A ring per thread, made on first use; `ok` false if the kernel refused.
+// A forked child's thread inherits its parent thread's ring: the same
+// kernel queues, so the two would reap each other's completions (a
+// reader then waits forever). The child lets go of its copy and makes
+// its own (vault_compaction_crash_test forks readers).
 struct Ring {
   io_uring ring;
+  pid_t pid = 0;
   bool made = false;
   bool ok = false;  // made, and not refused since
-  Ring() { ok = made = io_uring_queue_init(ReadQueue::kDepth, &ring, 0) == 0; }
+  Ring() { Make(); }
   ~Ring() {
     if (made) io_uring_queue_exit(&ring);
+  }
+  void Make() {
+    pid = ::getpid();
+    ok = made = io_uring_queue_init(ReadQueue::kDepth, &ring, 0) == 0;
   }
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
@@ -64,6 +73,10 @@ struct Ring {
 
 Ring& ThreadRing() {
   thread_local Ring ring;
+  if (ring.pid != ::getpid()) {
+    if (ring.made) io_uring_queue_exit(&ring.ring);  // this process's mapping and fd only
+    ring.Make();
+  }
   return ring;
 }
 

@@ -51,7 +51,12 @@ void RegisterMount(CLI::App& app, Context* ctx) {
                     "Run a compaction pass this often (default 1m; 0 = never)");
   mount->add_option("--compact-rate", *rate,
                     "Copy live data forward at most this many bytes per second (default 64M; 0 = no cap)");
-  mount->callback([o, ctx, every, rate] {
+  auto quiet = std::make_shared<std::string>("10m");
+  mount->add_option("--defrag-quiet", *quiet,
+                    "After each compaction pass, lay out again in block order the 1 MiB extents of "
+                    "each disk's latest state that lie scattered over the journal and were not "
+                    "written for this long, at --compact-rate (default 10m; 0 = never)");
+  mount->callback([o, ctx, every, rate, quiet] {
     o->vault_dir = ctx->Path(o->vault_dir);
     // An encrypted vault's passphrase is read here, before the daemon
     // forks away from the terminal; others need none.
@@ -69,6 +74,8 @@ void RegisterMount(CLI::App& app, Context* ctx) {
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-every: " + ps.message()));
     ps = ParseSize(*rate, &o->compact.rate_bytes_per_s);
     if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--compact-rate: " + ps.message()));
+    ps = ParseDuration(*quiet, &o->defrag_quiet_s);
+    if (!ps.ok()) return ctx->Fail(Status::InvalidArgument("--defrag-quiet: " + ps.message()));
     const std::string mountpoint = RealPath(ctx->Path(o->mountpoint));
     const std::string vault_dir = RealPath(o->vault_dir);
     o->control = [mountpoint, vault_dir](std::shared_ptr<catalog::Vault> vault,

@@ -1,8 +1,10 @@
-// rpfs prune [--compact-rate R] [--max-live F] [--json]: applies retention
-// now (the mount daemon does the same in the background): points older
-// than their group's window expire, and one compaction pass reclaims the
-// journal space that nothing promised needs any more
-// (catalog/vault_compaction.cc).
+// rpfs prune [--compact-rate R] [--max-live F] [--defrag] [--json]:
+// applies retention now (the mount daemon does the same in the
+// background): points older than their group's window expire, and one
+// compaction pass reclaims the journal space that nothing promised needs
+// any more (catalog/vault_compaction.cc). --defrag then lays every disk's
+// latest state out in block order where it is scattered, passes until
+// done (catalog/vault_defrag.cc).
 #include <nlohmann/json.hpp>
 
 #include "catalog/time_format.h"
@@ -16,6 +18,7 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
     bool json = false;
     std::string rate;
     double max_live = catalog::CompactOptions().max_live_fraction;
+    bool defrag = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* prune = app.add_subcommand(
@@ -29,6 +32,10 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
   prune->add_option("--max-live", a->max_live,
                     "Rewrite sealed segments whose live fraction is at most this (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
+  prune->add_flag("--defrag", a->defrag,
+                  "Then lay each disk's latest state out again in block order wherever it lies "
+                  "scattered over the journal (after random writes), at --compact-rate: faster "
+                  "sequential reads and exports of it and of the points that share its blocks");
   prune->callback([a, ctx] {
     catalog::CompactOptions o;
     o.max_live_fraction = a->max_live;
@@ -40,6 +47,24 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
     if (!(s = ctx->OpenVault(&v)).ok()) return ctx->Fail(s);
     catalog::CompactReport r;
     if (!(s = v->Compact(o, &r)).ok()) return ctx->Fail(s);
+    catalog::DefragReport d;  // the passes' sums; the first pass's census
+    if (a->defrag) {
+      catalog::DefragOptions dopt;
+      dopt.rate_bytes_per_s = o.rate_bytes_per_s;
+      for (bool first = true;; first = false) {
+        catalog::DefragReport pass;
+        if (!(s = v->Defragment(dopt, &pass)).ok()) return ctx->Fail(s);
+        if (first) {
+          d = pass;
+        } else {
+          d.rewritten_extents += pass.rewritten_extents;
+          d.copied_records += pass.copied_records;
+          d.copied_bytes += pass.copied_bytes;
+          d.stopped = pass.stopped;
+        }
+        if (pass.rewritten_extents == 0 || pass.stopped.empty()) break;
+      }
+    }
     if (a->json) {
       nlohmann::json j = {{"expired_points", r.expired},
                           {"live_bytes", r.live_bytes},
@@ -52,6 +77,14 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
                           {"cap_cut", r.cap_cut_ns ? catalog::FormatRfc3339(r.cap_cut_ns) : ""},
                           {"retention_shrunk", r.shrunk},
                           {"stopped", r.stopped}};
+      if (a->defrag) {
+        j["defrag"] = {{"extents", d.extents},
+                       {"fragmented_extents", d.fragmented_extents},
+                       {"rewritten_extents", d.rewritten_extents},
+                       {"copied_records", d.copied_records},
+                       {"copied_bytes", d.copied_bytes},
+                       {"stopped", d.stopped}};
+      }
       ctx->out() << j.dump(2) << "\n";
       return;
     }
@@ -73,6 +106,16 @@ void RegisterPrune(CLI::App& app, Context* ctx) {
                   catalog::FormatRfc3339(r.cap_cut_ns).c_str(), r.shrunk.c_str());
     }
     if (!r.stopped.empty()) ctx->Printf("stopped early: %s\n", r.stopped.c_str());
+    if (a->defrag) {
+      ctx->Printf("defragmentation: %llu of %llu extents (1 MiB) with data were scattered; laid "
+                  "out %llu in block order (copied %s in %llu records)\n",
+                  static_cast<unsigned long long>(d.fragmented_extents),
+                  static_cast<unsigned long long>(d.extents),
+                  static_cast<unsigned long long>(d.rewritten_extents),
+                  FormatBytes(d.copied_bytes).c_str(),
+                  static_cast<unsigned long long>(d.copied_records));
+      if (!d.stopped.empty()) ctx->Printf("defragmentation stopped early: %s\n", d.stopped.c_str());
+    }
   });
 }
 
