@@ -13,6 +13,7 @@
 #include "catalog/time_format.h"
 #include "catalog/vault.h"
 #include "catalog/vault_verify.h"
+#include "tests/catalog/view_model.h"
 #include "tests/test_support.h"
 
 namespace rpfs::catalog {
@@ -50,20 +51,7 @@ class VaultCompaction : public ::testing::Test {
   }
   // Compares every block of `view` with the model at model_seq.
   void ExpectView(View view, uint64_t model_seq, const std::string& what) {
-    std::string got(kBlocks * kBs, '\0'), want(kBs, '\0');
-    Status s = v_->Read(disk_.id, view, 0, got.size(), got.data());
-    ASSERT_TRUE(s.ok()) << what << ": " << s.ToString();
-    for (uint64_t b = 0; b < kBlocks; ++b) {
-      auto& versions = model_[b];
-      auto it = versions.upper_bound(model_seq);
-      if (it == versions.begin()) {
-        std::fill(want.begin(), want.end(), '\0');
-      } else {
-        Fill(b, std::prev(it)->first, want.data());
-      }
-      ASSERT_EQ(0, std::memcmp(got.data() + b * kBs, want.data(), kBs))
-          << what << ": block " << b << " differs";
-    }
+    ExpectViewMatchesModel(*v_, disk_.id, view, model_, model_seq, kBlocks, kBs, what);
   }
   uint64_t VaultBytes() {
     VaultStats st;
@@ -82,7 +70,7 @@ class VaultCompaction : public ::testing::Test {
   OpenOptions oo_;
   std::unique_ptr<Vault> v_;
   Disk disk_;
-  std::map<uint64_t, std::map<uint64_t, bool>> model_;  // block -> seqs written
+  ViewModel model_;  // block -> seqs written
   uint64_t written_ = 0;
 };
 

@@ -13,6 +13,7 @@
 
 #include "catalog/vault.h"
 #include "catalog/vault_verify.h"
+#include "tests/catalog/view_model.h"
 #include "tests/test_support.h"
 
 namespace rpfs::catalog {
@@ -63,20 +64,7 @@ class VaultDefrag : public ::testing::TestWithParam<bool> {
     for (int i = 0; i < n; ++i) Write(first + rng() % (end - first), 1);
   }
   void ExpectView(View view, uint64_t model_seq, const std::string& what) {
-    std::string got(kBlocks * kBs, '\0'), want(kBs, '\0');
-    Status s = v_->Read(disk_.id, view, 0, got.size(), got.data());
-    ASSERT_TRUE(s.ok()) << what << ": " << s.ToString();
-    for (uint64_t b = 0; b < kBlocks; ++b) {
-      auto& versions = model_[b];
-      auto it = versions.upper_bound(model_seq);
-      if (it == versions.begin()) {
-        std::fill(want.begin(), want.end(), '\0');
-      } else {
-        Fill(b, std::prev(it)->first, want.data());
-      }
-      ASSERT_EQ(0, std::memcmp(got.data() + b * kBs, want.data(), kBs))
-          << what << ": block " << b << " differs";
-    }
+    ExpectViewMatchesModel(*v_, disk_.id, view, model_, model_seq, kBlocks, kBs, what);
   }
   // The most journal runs any extent of the latest view's records lie in
   // (records that follow each other in a segment file are one run).
@@ -121,7 +109,7 @@ class VaultDefrag : public ::testing::TestWithParam<bool> {
   OpenOptions oo_;
   std::unique_ptr<Vault> v_;
   Disk disk_;
-  std::map<uint64_t, std::map<uint64_t, bool>> model_;
+  ViewModel model_;
   std::vector<uint64_t> instants_;
 };
 
