@@ -16,9 +16,6 @@ namespace {
 // queue slot.
 constexpr uint64_t kStretchBytes = uint64_t{256} << 10;
 constexpr size_t kStretchRecords = 64;
-// Records of other blocks or disks a read may cover to join two stretches:
-// copying 32 KiB costs less than another request.
-constexpr uint64_t kMaxGap = uint64_t{32} << 10;
 // Stretch bytes read (and held) at a time.
 constexpr uint64_t kGroupBytes = uint64_t{32} << 20;
 
@@ -174,14 +171,9 @@ void BlockFetch::CheckStretch(size_t i, int64_t r) {
 // it holds the block as it is, else into a scratch buffer.
 bool BlockFetch::CheckAndDecode(const Entry& en, const char* record, const char* payload,
                                 char* block) const {
-  const journal::RecordLocation& l = en.found.version.loc;
-  if (l.size < journal::kRecordHeaderSize) return false;
-  const auto* hdr = reinterpret_cast<const uint8_t*>(record);
   journal::RecordHeader h;
-  std::string why;
-  if (!journal::DecodeRecordHeader(hdr, &h, &why) ||
-      journal::kRecordHeaderSize + uint64_t{h.payload_len} != l.size ||
-      !journal::RecordCrcMatches(hdr, payload, h.payload_len)) {
+  if (!journal::RecordIsWhole(reinterpret_cast<const uint8_t*>(record), payload,
+                              en.found.version.loc.size, &h)) {
     return false;
   }
   const journal::PayloadSealer* sealer = vault_->journal().sealer();

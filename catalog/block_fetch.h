@@ -38,6 +38,11 @@ class Vault;
 
 class BlockFetch {
  public:
+  // Records of other blocks or disks a read may cover to join two
+  // stretches: copying 32 KiB costs less than another request. So records
+  // this close count as one run (catalog/vault_defrag.cc too).
+  static constexpr uint64_t kMaxGap = uint64_t{32} << 10;
+
   struct Entry {
     uint64_t block;
     FoundBlock found;  // found, not kZero

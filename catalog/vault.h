@@ -401,9 +401,6 @@ class Vault {
   // rate_bytes_per_s, then syncs; copies[i] is moves[i]'s new place.
   Status CopyForward(const std::vector<KeyedVersion>& moves, uint64_t rate_bytes_per_s,
                      std::vector<journal::RecordLocation>* copies, uint64_t* copied_bytes);
-  // Reads moves[0, n)'s stored records, checked, into *batch (at *offsets).
-  Status ReadRecordsRaw(const KeyedVersion* moves, size_t n, std::string* batch,
-                        std::vector<size_t>* offsets);
   // In txn: each moved version now names its copy; Corruption if one
   // changed since it was picked.
   Status PointAtCopies(Txn& txn, const std::vector<KeyedVersion>& moves,

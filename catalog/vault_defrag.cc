@@ -30,13 +30,13 @@
 // goes before speed.
 #include <algorithm>
 
+#include "catalog/block_fetch.h"
 #include "catalog/vault.h"
 
 namespace rpfs::catalog {
 namespace {
 
 constexpr uint64_t kExtentBytes = 1u << 20;
-constexpr uint64_t kRunGap = 32u << 10;  // BlockFetch reads gaps this small through
 
 // The separate journal runs the records of one extent (block order) lie in.
 uint32_t CountRuns(const std::vector<KeyedVersion>& extent) {
@@ -46,7 +46,7 @@ uint32_t CountRuns(const std::vector<KeyedVersion>& extent) {
     const journal::RecordLocation& loc = e.version.loc;
     const bool joins = prev != nullptr && prev->segment == loc.segment &&
                        loc.offset >= uint64_t{prev->offset} + prev->size &&
-                       loc.offset - (uint64_t{prev->offset} + prev->size) <= kRunGap;
+                       loc.offset - (uint64_t{prev->offset} + prev->size) <= BlockFetch::kMaxGap;
     if (!joins) ++runs;
     prev = &loc;
   }

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
 
+#include "journal/read_queue.h"
 #include "journal/recovery.h"
 #include "journal/segment_reader.h"
 
@@ -328,10 +330,7 @@ Status Journal::ReadRaw(const RecordLocation& loc, RecordHeader* h, std::string*
                                   std::to_string(loc.offset) + ": record beyond the journal end");
       }
       const auto* hdr = reinterpret_cast<const uint8_t*>(record->data());
-      std::string why;
-      if (loc.size < kRecordHeaderSize || !DecodeRecordHeader(hdr, h, &why) ||
-          kRecordHeaderSize + h->payload_len != loc.size ||
-          !RecordCrcMatches(hdr, hdr + kRecordHeaderSize, h->payload_len)) {
+      if (!RecordIsWhole(hdr, hdr + kRecordHeaderSize, loc.size, h)) {
         return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
                                   std::to_string(loc.offset) + ": buffered record does not match");
       }
@@ -341,6 +340,66 @@ Status Journal::ReadRaw(const RecordLocation& loc, RecordHeader* h, std::string*
   int fd;
   RPFS_RETURN_IF_ERROR(SegmentFd(loc.segment, &fd));
   return ReadRecordAt(fd, loc.segment, loc.offset, loc.size, h, record);
+}
+
+Status Journal::ReadRawMany(const RecordLocation* locs, size_t n, std::string* batch,
+                            std::vector<size_t>* offsets, std::vector<RecordHeader>* headers) {
+  offsets->resize(n);
+  headers->resize(n);
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    (*offsets)[i] = total;
+    total += locs[i].size;
+  }
+  batch->resize(total);
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return std::tie(locs[a].segment, locs[a].offset) < std::tie(locs[b].segment, locs[b].offset);
+  });
+  std::vector<iovec> iovs(n);  // never reallocated: the requests point into it
+  std::vector<ReadRequest> reqs;
+  for (size_t k = 0; k < n; ++k) {
+    const RecordLocation& loc = locs[order[k]];
+    iovs[k] = iovec{batch->data() + (*offsets)[order[k]], loc.size};
+    if (k > 0) {
+      const RecordLocation& prev = locs[order[k - 1]];
+      ReadRequest& last = reqs.back();
+      if (prev.segment == loc.segment && uint64_t{prev.offset} + prev.size == loc.offset &&
+          last.iovcnt < 64) {
+        ++last.iovcnt;
+        last.want += loc.size;
+        continue;
+      }
+    }
+    int fd;
+    RPFS_RETURN_IF_ERROR(SegmentFd(loc.segment, &fd));
+    reqs.push_back(ReadRequest{fd, loc.offset, &iovs[k], 1, loc.size, 0});
+  }
+  ReadQueue::ReadAll(reqs.data(), reqs.size());
+  size_t k = 0;
+  for (const ReadRequest& r : reqs) {
+    uint64_t at = 0;
+    for (int j = 0; j < r.iovcnt; ++j, ++k) {
+      const uint32_t i = order[k];
+      const RecordLocation& loc = locs[i];
+      char* rec = batch->data() + (*offsets)[i];
+      const auto* hdr = reinterpret_cast<const uint8_t*>(rec);
+      at += loc.size;
+      if (r.result >= 0 && static_cast<uint64_t>(r.result) >= at &&
+          RecordIsWhole(hdr, hdr + kRecordHeaderSize, loc.size, &(*headers)[i])) {
+        continue;
+      }
+      std::string record;
+      RPFS_RETURN_IF_ERROR(ReadRaw(loc, &(*headers)[i], &record));
+      if (record.size() != loc.size) {
+        return Status::Corruption("segment " + SegmentFileName(loc.segment) + " offset " +
+                                  std::to_string(loc.offset) + ": record size changed");
+      }
+      std::copy(record.begin(), record.end(), rec);
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace rpfs::journal

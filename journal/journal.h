@@ -111,6 +111,15 @@ class Journal {
   // Read without opening a sealed payload: the record as stored, crc
   // checked.
   Status ReadRaw(const RecordLocation& loc, RecordHeader* h, std::string* record);
+  // ReadRaw for many records at once: all issued together (sorted by
+  // place, records that touch in a file joined into one read, at most 64
+  // a read; journal/read_queue.h) into *batch, record i at (*offsets)[i]
+  // with its stored header in (*headers)[i], each checked whole
+  // (RecordIsWhole). One the batch did not get whole is read again alone
+  // by ReadRaw, which reads the append buffer or names the damage. The
+  // caller keeps the segments from being retired meanwhile.
+  Status ReadRawMany(const RecordLocation* locs, size_t n, std::string* batch,
+                     std::vector<size_t>* offsets, std::vector<RecordHeader>* headers);
 
   // Reads a record whose (plaintext) payload is exactly payload_len bytes
   // straight into `payload`; checks crc, length and seal.

@@ -102,6 +102,14 @@ bool RecordCrcMatches(const uint8_t header[kRecordHeaderSize], const void* paylo
   return crc32c::Unmask(GetLE32(header)) == RecordCrc(header, payload, payload_len);
 }
 
+bool RecordIsWhole(const uint8_t header[kRecordHeaderSize], const void* payload, uint64_t size,
+                   RecordHeader* h) {
+  std::string why;
+  return size >= kRecordHeaderSize && DecodeRecordHeader(header, h, &why) &&
+         kRecordHeaderSize + uint64_t{h->payload_len} == size &&
+         RecordCrcMatches(header, payload, h->payload_len);
+}
+
 std::string SegmentFileName(uint32_t segment) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%08u.seg", segment);

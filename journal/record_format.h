@@ -139,6 +139,11 @@ bool DecodeRecordHeader(const uint8_t in[kRecordHeaderSize], RecordHeader* h,
 // True if the crc stored in header matches header and payload.
 bool RecordCrcMatches(const uint8_t header[kRecordHeaderSize], const void* payload,
                       size_t payload_len);
+// A record read whole from where the index says (size bytes in all, its
+// payload at `payload`, which need not follow the header): the header
+// parses into *h, its length is size, its crc matches.
+bool RecordIsWhole(const uint8_t header[kRecordHeaderSize], const void* payload, uint64_t size,
+                   RecordHeader* h);
 
 std::string SegmentFileName(uint32_t segment);  // "00000007.seg"
 
