@@ -213,6 +213,12 @@ class Vault {
   Status WriteEncoded(uint32_t disk, uint64_t offset, const void* data, size_t n,
                       const journal::EncodedBlock* blocks, size_t count);
   Status Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out);
+  // Starts reading the journal records of [offset, offset + n) of a view
+  // into the host's page cache and returns without waiting for them
+  // (catalog/vault_prefetch.cc): the mount daemon's readahead for readers
+  // the kernel reads none ahead for (O_DIRECT; fs/read_ahead.h). *bytes:
+  // how much was asked of the kernel.
+  Status Prefetch(uint32_t disk, View view, uint64_t offset, size_t n, uint64_t* bytes);
   Status Sync();
   View Latest(const Disk& disk) const;
 
@@ -394,6 +400,9 @@ class Vault {
   Status PlanRetention(uint64_t now, uint64_t cut_ns, RetentionPlan* plan);
   // ReadOnly-style refusal if seq is older than the group's horizon. rows_mu_ held.
   Status CheckHorizonLocked(const std::string& group, uint64_t seq) const;
+  // Read's checks: the disk and branch exist, the view is not reclaimed,
+  // the range lies within the disk.
+  Status CheckRead(uint32_t disk, View view, uint64_t offset, size_t n) const;
   // Compaction steps (vault_compaction.cc).
   Status RetireSegments(const std::vector<uint32_t>& segments, uint64_t* bytes);
   // Copying records forward (vault_copy_forward.cc), compact_mu_ held.

@@ -215,7 +215,7 @@ Status Vault::ReadBlock(uint32_t disk, uint64_t block, const FoundBlock& found, 
   return DecodeBlockPayload(h, record.data() + journal::kRecordHeaderSize, found, out, bs);
 }
 
-Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out) {
+Status Vault::CheckRead(uint32_t disk, View view, uint64_t offset, size_t n) const {
   uint64_t size;
   {
     std::shared_lock<std::shared_mutex> l(rows_mu_);
@@ -234,6 +234,11 @@ Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* ou
                                    std::to_string(offset) + " is past the end of the disk (" +
                                    std::to_string(size) + " bytes)");
   }
+  return Status::OK();
+}
+
+Status Vault::Read(uint32_t disk, View view, uint64_t offset, size_t n, void* out) {
+  RPFS_RETURN_IF_ERROR(CheckRead(disk, view, offset, n));
   if (n == 0) return Status::OK();
   // Planned whole: every block looked up first (one snapshot), then all
   // their records read at once (catalog/block_fetch.h). Partial blocks at

@@ -1,5 +1,6 @@
 #include "fs/fuse_ops.h"
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -21,6 +22,8 @@ struct OpenFile {
   Node node;
   catalog::View view;
   catalog::Disk disk;
+  // Opened O_DIRECT: the kernel reads nothing ahead, the daemon does.
+  std::unique_ptr<ReadAhead::Stream> read_ahead;
 };
 
 // The descriptor text a node shows: disks/ and branch ones may have been
@@ -240,8 +243,12 @@ void RpfsOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   // Frozen images may stay in the page cache across opens; disks/ and
   // branches/ change (writes, failover), so each open drops it. O_DIRECT
-  // is served like any other open (the vault's own files never see it).
+  // reaches the vault's own files as buffered reads, but the kernel reads
+  // nothing ahead for such a handle: the daemon does (fs/read_ahead.h).
   fi->keep_cache = f->node.frozen();
+  if ((fi->flags & O_DIRECT) && f->node.kind == NodeKind::kFlat) {
+    f->read_ahead = std::make_unique<ReadAhead::Stream>();
+  }
   fi->fh = reinterpret_cast<uint64_t>(f.release());
   fuse_reply_open(req, fi);
 }
@@ -276,6 +283,9 @@ void RpfsRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info
   // writes stay on the branch it was opened on (the fence, RpfsWrite).
   const bool follows_active = !f->node.frozen() && f->node.branch == 0;
   const catalog::View view = follows_active ? st.vault->Latest(f->disk) : f->view;
+  // Queued before this read, so the device works on what comes next while
+  // this request is served.
+  if (f->read_ahead) st.read_ahead.OnRead(f->read_ahead.get(), f->disk.id, view, o, n, f->disk.size);
   std::unique_ptr<char[]> buf(new char[n]);
   Status s = st.vault->Read(f->disk.id, view, o, n, buf.get());
   if (!s.ok()) {

@@ -9,18 +9,20 @@
 
 #include "catalog/vault.h"
 #include "fs/mount_tree.h"
+#include "fs/read_ahead.h"
 #include "fs/writable_descriptors.h"
 
 namespace rpfs::fs {
 
-// Everything the ops share: the vault, the tree and the descriptors of
+// Everything the ops share: the vault, the tree, the descriptors of
 // writable files (which QEMU rewrites: kept per disk and branch while
-// mounted).
+// mounted) and the readahead for O_DIRECT handles.
 struct FuseState {
-  explicit FuseState(std::shared_ptr<catalog::Vault> v) : vault(v), tree(v) {}
+  explicit FuseState(std::shared_ptr<catalog::Vault> v) : vault(v), tree(v), read_ahead(v) {}
   std::shared_ptr<catalog::Vault> vault;
   MountTree tree;
   WritableDescriptors descriptors;
+  ReadAhead read_ahead;
 };
 
 const fuse_lowlevel_ops& RpfsFuseOps();

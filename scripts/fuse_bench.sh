@@ -68,9 +68,12 @@
 # point; passthrough_ll keeps it with its default cache=auto. So both FUSE
 # file systems are remounted between the write and the read phases, and
 # fio invalidates every file before each job (the plain file too, which is
-# therefore read from the device). --direct=1 would not be fair
-# (passthrough_ll forwards O_DIRECT to its backing file, rpfs does not).
-# The read figures therefore include the device, as a VM's first read of
+# therefore read from the device). The 1 MiB reads are also run with
+# --direct=1, as a guest with cache=none reads its disk: no readahead of
+# the kernel's on the mount; passthrough_ll forwards O_DIRECT to its
+# backing file, rpfs reads its segments through the page cache and reads
+# ahead itself (fs/read_ahead.h). Those rows are reported, not judged: the
+# issue's targets are for the buffered reads. The read figures therefore include the device, as a VM's first read of
 # its disk after a restore or a failover does. (Only this kernel's cache can
 # be dropped: a hypervisor that caches the virtual disk still serves recent
 # data fast. On the VM this was written on, a cold read of the plain 1 GiB
@@ -276,6 +279,7 @@ fio_job() {  # target job rep
     seqwrite) rw=write bs=1M ;;
     randwrite) rw=randwrite bs=4k extra+=(--randseed="$rep") ;;
     seqread) rw=read bs=1M ;;
+    dseqread) rw=read bs=1M extra+=(--direct=1) ;;
     randread) rw=randread bs=4k ;;
   esac
   if [[ $rw == *write ]]; then
@@ -392,6 +396,7 @@ umount_pt
 mount_pt
 [ -f "${files[rpfs_point]}" ] || die "${files[rpfs_point]} not on the mount"
 phase seqread rpfs rpfs_point passthrough_ll plain
+phase dseqread rpfs passthrough_ll plain
 phase randread rpfs passthrough_ll plain
 phase export rpfs plain
 # Defragmentation: the daemon lays the disk out in block order by itself
@@ -409,6 +414,7 @@ files[rpfs_point_defrag]=${files[rpfs_point]}
 umount_rpfs
 mount_rpfs
 phase seqread rpfs_defrag rpfs_point_defrag
+phase dseqread rpfs_defrag
 phase export rpfs_defrag
 umount_rpfs
 umount_pt
@@ -459,18 +465,28 @@ rows = [  # label, unit, rpfs's (target, job), the others' job, fio direction, g
      "read", 1.0, 0.5),
     (f"seq read 1 MiB point {point_id}, defragmented (cold)", "MB/s",
      ("rpfs_point_defrag", "seqread"), "seqread", "read", 1.0, 0.5),
+    # O_DIRECT readers (a guest with cache=none): no kernel readahead on
+    # the mount, the daemon's own (fs/read_ahead.h); no target, reported.
+    ("seq read 1 MiB O_DIRECT live (cold)", "MB/s", ("rpfs", "dseqread"), "dseqread", "read",
+     None, None),
+    ("seq read 1 MiB O_DIRECT live, defragmented (cold)", "MB/s", ("rpfs_defrag", "dseqread"),
+     "dseqread", "read", None, None),
 ]
 for label, unit, (rt, rj), job, direction, goal_pt, goal_plain in rows:
     v = {"rpfs": fio(rt, rj, direction, unit),
          "passthrough_ll": fio("passthrough_ll", job, direction, unit),
          "plain": fio("plain", job, direction, unit)}
     r_pt, r_plain = ratio(v["rpfs"], v["passthrough_ll"]), ratio(v["rpfs"], v["plain"])
-    ok = r_pt >= goal_pt and (goal_plain is None or r_plain >= goal_plain)
-    goal = f">= {goal_pt:.1f}x pt" + (f", >= {goal_plain:.1f}x plain" if goal_plain else "")
-    if not ok:
-        missed.append(label)
+    if goal_pt is None:
+        goal, result = "-", "reported"
+    else:
+        ok = r_pt >= goal_pt and (goal_plain is None or r_plain >= goal_plain)
+        goal = f">= {goal_pt:.1f}x pt" + (f", >= {goal_plain:.1f}x plain" if goal_plain else "")
+        result = "met" if ok else "MISSED"
+        if not ok:
+            missed.append(label)
     table.append([label, unit] + [fmt[unit].format(v[t]) for t in ("rpfs", "passthrough_ll", "plain")] +
-                 [f"{r_pt:.2f}x", f"{r_plain:.2f}x", goal, "met" if ok else "MISSED"])
+                 [f"{r_pt:.2f}x", f"{r_plain:.2f}x", goal, result])
 
 # Export: seconds, lower is better; the ratio is a speed, cp time / rpfs time.
 t_cp = seconds("plain")
@@ -502,7 +518,7 @@ for i, row in enumerate(table):
     print("  ".join(c.ljust(widths[j]) if j < 2 else c.rjust(widths[j]) for j, c in enumerate(row)))
     if i == 0:
         print("  ".join("-" * w for w in widths))
-n = len(table) - 1
+n = sum(1 for row in table[1:] if row[-1] != "reported")
 with open(f"{out}/defrag.time") as f:
     t0, t1 = (float(x) for x in f.read().split())
 with open(f"{out}/defrag.txt") as f:
