@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -517,6 +518,14 @@ BranchChain Vault::ChainFor(View view) const {
     b = it->second.parent;
   }
   return chain;
+}
+
+uint64_t Vault::CopyRoom() const {
+  struct statvfs fs;
+  if (::statvfs(dir_.c_str(), &fs) != 0) return 0;
+  const uint64_t free = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t reserve = 2 * meta_.max_segment_bytes;
+  return free > reserve ? free - reserve : 0;
 }
 
 uint64_t Vault::CatalogFileBytes() const {

@@ -341,6 +341,9 @@ class Vault {
   void RequestIndexFlush(size_t min_entries);
   Status Stats(VaultStats* stats);
   uint64_t CatalogFileBytes() const;  // the LMDB file's allocated bytes
+  // Bytes compaction and defragmentation may copy now: the file system's
+  // free space less two segments' worth (left for writes and the index).
+  uint64_t CopyRoom() const;
 
   Catalog& catalog() { return *catalog_; }
   journal::Journal& journal() { return *journal_; }

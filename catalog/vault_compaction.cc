@@ -109,6 +109,14 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     }
     indexed = meta_.indexed_pos;
   }
+  // A disk nearly full: copies would only run into it (a write that hit
+  // ENOSPC leaves nothing behind in the journal, so the flush above goes
+  // through). The same way out: segments with nothing live.
+  const uint64_t copy_room = CopyRoom();
+  if (!disk_full && copy_room == 0) {
+    disk_full = true;
+    r->stopped = "disk full (less than two segments free): only segments with nothing live go";
+  }
 
   std::map<uint32_t, uint64_t> seg_bytes;
   uint64_t vault_bytes = 0;
@@ -218,12 +226,16 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     std::sort(candidates.begin(), candidates.end());
     // Bounded twice: bytes to copy, and index entries the switch (which
     // holds writes) rewrites or drops.
-    uint64_t budget = disk_full ? 0 : o.max_copy_bytes, entries = o.max_switch_entries;
+    uint64_t budget = disk_full ? 0 : std::min(o.max_copy_bytes, copy_room);
+    uint64_t entries = o.max_switch_entries;
     for (auto [frac, seg] : candidates) {
       const uint64_t live = seg_live[seg], n = seg_entries[seg];
       if (live > budget || n > entries) {
         if (disk_full) break;
-        r->stopped = live > budget ? "copy budget of " + std::to_string(o.max_copy_bytes) + " bytes reached"
+        const bool room_bound = copy_room < o.max_copy_bytes;
+        r->stopped = live > budget ? (room_bound ? "free space to copy into (" + std::to_string(copy_room)
+                                                 : "copy budget (" + std::to_string(o.max_copy_bytes)) +
+                                         " bytes) reached"
                                    : "index entry budget of " + std::to_string(o.max_switch_entries) + " reached";
         if (victims.empty() && n > entries) continue;  // never stall on one big segment
         break;

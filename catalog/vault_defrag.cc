@@ -26,8 +26,9 @@
 // under it or moves a version it picked.
 //
 // Cost: one index seek per mapped block, the copied bytes read and written
-// once. Near the size cap (over 80% of it) a pass copies nothing: space
-// goes before speed.
+// once. Near the size cap (over 80% of it) a pass copies nothing, and it
+// never copies more than the file system has room for less two segments:
+// space goes before speed.
 #include <algorithm>
 
 #include "catalog/block_fetch.h"
@@ -80,7 +81,9 @@ Status Vault::Defragment(const DefragOptions& o, DefragReport* r) {
   }
 
   std::vector<KeyedVersion> moves, extent;
-  uint64_t budget = o.max_copy_bytes;
+  // Never more than the file system has room for (Vault::CopyRoom).
+  const uint64_t room = CopyRoom();
+  uint64_t budget = std::min(o.max_copy_bytes, room);
   for (const Disk& d : ListDisks()) {
     if (o.disk != 0 && d.id != o.disk) continue;
     const uint64_t bs = meta_.block_size;
@@ -103,7 +106,9 @@ Status Vault::Defragment(const DefragOptions& o, DefragReport* r) {
           ++r->busy_extents;
         } else if (bytes > budget) {
           if (r->stopped.empty()) {
-            r->stopped = "copy budget of " + std::to_string(o.max_copy_bytes) + " bytes reached";
+            r->stopped = room < o.max_copy_bytes
+                             ? "free space to copy into (" + std::to_string(room) + " bytes) reached"
+                             : "copy budget of " + std::to_string(o.max_copy_bytes) + " bytes reached";
           }
         } else {
           budget -= bytes;

@@ -135,43 +135,52 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
   const uint64_t bs = meta_.block_size;
   const uint64_t seq = last_seq_ + 1;
   const uint64_t now = NextTimeLocked();
-  std::string block;
-  journal::EncodedBlock merged;
-  uint64_t pos = offset;
   const uint64_t end = offset + n;
-  BranchChain chain = ChainFor(View{branch, kMaxSeq});
-  Status result;
-  while (pos < end) {
-    const uint64_t b = pos / bs;
-    const uint64_t in_block = pos % bs;
-    const uint64_t take = std::min<uint64_t>(bs - in_block, end - pos);
-    const journal::EncodedBlock* e;
-    if (b >= first_full && b - first_full < full_count) {
-      e = &full[b - first_full];
-    } else {
-      // Partial block: merge with what the branch holds now.
-      block.resize(bs);
-      auto hold = HoldSegments();
-      Status s = catalog_->blocks().Read([&](BlockMap::Reader& r) {
-        FoundBlock f;
-        RPFS_RETURN_IF_ERROR(r.Find(disk, chain, b, &f));
-        if (!f.found || (f.version.flags & journal::kZero)) {
-          std::memset(block.data(), 0, bs);
-          return Status::OK();
-        }
-        return ReadBlock(disk, b, f, block.data());
-      });
-      if (!s.ok()) {
-        result = s;
-        break;
+  const uint64_t first = offset / bs;
+  const size_t count = static_cast<size_t>((end - 1) / bs - first + 1);
+  // The partial blocks (at most the first and the last) merged with what
+  // the branch holds now, before anything is appended: a read that fails
+  // leaves the write out whole.
+  std::string partial[2];
+  journal::EncodedBlock merged[2];
+  auto is_full = [&](uint64_t b) { return b >= first_full && b - first_full < full_count; };
+  const uint64_t ends[2] = {first, first + count - 1};
+  for (int k = 0; k < 2; ++k) {
+    const uint64_t b = ends[k];
+    if (is_full(b) || (k == 1 && count == 1)) continue;
+    partial[k].resize(bs);
+    char* block = partial[k].data();
+    BranchChain chain = ChainFor(View{branch, kMaxSeq});
+    auto hold = HoldSegments();
+    RPFS_RETURN_IF_ERROR(catalog_->blocks().Read([&](BlockMap::Reader& r) {
+      FoundBlock f;
+      RPFS_RETURN_IF_ERROR(r.Find(disk, chain, b, &f));
+      if (!f.found || (f.version.flags & journal::kZero)) {
+        std::memset(block, 0, bs);
+        return Status::OK();
       }
-      std::memcpy(block.data() + in_block, data + (pos - offset), take);
-      encoder_->Encode(disk, block.data(), bs, &merged);
-      e = &merged;
-    }
-    journal::RecordHeader h;
+      return ReadBlock(disk, b, f, block);
+    }));
+    const uint64_t from = std::max(offset, b * bs);
+    const uint64_t to = std::min(end, (b + 1) * bs);
+    std::memcpy(block + (from - b * bs), data + (from - offset), to - from);
+    encoder_->Encode(disk, block, bs, &merged[k]);
+  }
+  // One record a block, appended as one run (one journal lock).
+  thread_local std::vector<journal::RecordHeader> headers;  // reused: capacity stays
+  thread_local std::vector<const void*> payloads;
+  thread_local std::vector<journal::RecordLocation> locs;
+  headers.resize(count);
+  payloads.resize(count);
+  locs.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t b = first + i;
+    const journal::EncodedBlock* e =
+        is_full(b) ? &full[b - first_full] : &merged[b == ends[0] ? 0 : 1];
+    journal::RecordHeader& h = headers[i];
+    h = journal::RecordHeader{};
     h.type = journal::RecordType::kWrite;
-    h.flags = static_cast<uint8_t>(e->flags | (pos + take < end ? journal::kContinued : 0));
+    h.flags = static_cast<uint8_t>(e->flags | (i + 1 < count ? journal::kContinued : 0));
     h.payload_len = e->body_len;
     h.length = static_cast<uint32_t>(bs);
     h.seq = seq;
@@ -179,16 +188,15 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
     h.disk = disk;
     h.branch = branch;
     h.offset = b * bs;
-    journal::RecordLocation loc;
-    Status s = journal_->Append(h, e->body, &loc);
-    if (!s.ok()) {
-      result = s;
-      break;
-    }
-    catalog_->blocks().Add(BlockKey{disk, branch, b, seq}, BlockVersion{seq, loc, h.flags});
-    pos += take;
+    payloads[i] = e->body;
   }
-  if (pos > offset) {  // some blocks went in under this seq
+  size_t appended = 0;
+  Status result = journal_->AppendRun(headers.data(), payloads.data(), count, locs.data(), &appended);
+  for (size_t i = 0; i < appended; ++i) {
+    catalog_->blocks().Add(BlockKey{disk, branch, first + i, seq},
+                           BlockVersion{seq, locs[i], headers[i].flags});
+  }
+  if (appended > 0) {  // some blocks went in under this seq
     last_seq_ = seq;
     NoteTimeLocked(now, seq);
   }

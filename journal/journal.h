@@ -99,6 +99,14 @@ class Journal {
   // Appends one record (sealing its payload if the journal seals); fills
   // *loc. The crc is computed here.
   Status Append(const RecordHeader& h, const void* payload, RecordLocation* loc);
+  // Appends records [0, n) in order, each as Append would, under one
+  // lock: the blocks of one write call. Seals and headers (crcs) are made
+  // before the lock is taken, on every core for a long run; a run longer
+  // than SegmentWriter::kDirectRun goes from the payloads straight to the file (one
+  // pwritev), not through the segment's buffer. *appended: how many went
+  // in (their locs filled), on an error too.
+  Status AppendRun(const RecordHeader* hs, const void* const* payloads, size_t n,
+                   RecordLocation* locs, size_t* appended);
   // Appends a record as ReadRaw gave it (h its stored header, payload its
   // stored bytes), e.g. a copy with kCopy added: nothing is sealed again.
   Status AppendRaw(const RecordHeader& h, const void* payload, RecordLocation* loc);
@@ -146,6 +154,11 @@ class Journal {
   JournalPos EndLocked() const;
   void PublishFlushedLocked();
   Status Roll(uint64_t first_seq);  // seals the current segment, starts a new one
+  // Rolls (waiting for the sealer if it must) until the current segment
+  // has room for `bytes` more, or is empty. `seq`: the record's.
+  Status MakeRoomLocked(std::unique_lock<std::mutex>& l, uint64_t bytes, uint64_t seq);
+  // A run this long has its records encoded on every core (AppendRun).
+  static constexpr size_t kParallelRun = 64;
   Status FinishSealLocked();       // makes sealing_ durable, here
   void SealedLocked(const std::shared_ptr<SegmentWriter>& sealed);
   void SealerLoop();

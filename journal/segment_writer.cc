@@ -1,6 +1,7 @@
 #include "journal/segment_writer.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,18 +42,94 @@ Status SegmentWriter::Append(const RecordHeader& h, const void* payload, uint64_
   // Flush a full buffer first, so a failed flush rejects this record
   // instead of leaving it half-accepted, and the buffer stays bounded.
   if (buffer_.size() >= kBufferLimit) RPFS_RETURN_IF_ERROR(Flush());
-  if (buffer_.capacity() < kBufferReserve) {
-    // Once per segment: room for a full buffer and the record that
-    // overflows it, made present in one go (journal/page_populate.h)
-    // rather than grown by doubling and faulted in page by page.
-    buffer_.reserve(kBufferReserve);
-    PopulatePages(buffer_.data(), buffer_.capacity());
-  }
+  ReserveBuffer();
   uint8_t header[kRecordHeaderSize];
   EncodeRecordHeader(h, payload, header);
   *offset = size();
   buffer_.append(reinterpret_cast<char*>(header), sizeof header);
   if (h.payload_len > 0) buffer_.append(static_cast<const char*>(payload), h.payload_len);
+  return Status::OK();
+}
+
+void SegmentWriter::ReserveBuffer() {
+  if (buffer_.capacity() >= kBufferReserve) return;
+  // Once per segment: room for a full buffer and the record that
+  // overflows it, made present in one go (journal/page_populate.h)
+  // rather than grown by doubling and faulted in page by page.
+  buffer_.reserve(kBufferReserve);
+  PopulatePages(buffer_.data(), buffer_.capacity());
+}
+
+Status SegmentWriter::AppendMany(const uint8_t* headers, const char* const* bodies,
+                                 const uint32_t* lens, size_t n, uint64_t* offset) {
+  uint64_t bytes = 0;
+  for (size_t k = 0; k < n; ++k) bytes += kRecordHeaderSize + uint64_t{lens[k]};
+  if (bytes > kDirectRun) {
+    RPFS_RETURN_IF_ERROR(Flush());
+    *offset = flushed_;
+    return WriteRun(headers, bodies, lens, n, bytes);
+  }
+  if (buffer_.size() + bytes > kBufferLimit) RPFS_RETURN_IF_ERROR(Flush());
+  ReserveBuffer();
+  *offset = size();
+  for (size_t k = 0; k < n; ++k) {
+    buffer_.append(reinterpret_cast<const char*>(headers + k * kRecordHeaderSize), kRecordHeaderSize);
+    if (lens[k] > 0) buffer_.append(bodies[k], lens[k]);
+  }
+  return Status::OK();
+}
+
+Status SegmentWriter::WriteRun(const uint8_t* headers, const char* const* bodies,
+                               const uint32_t* lens, size_t n, uint64_t bytes) {
+  constexpr size_t kIovs = 1024;  // IOV_MAX on Linux
+  struct iovec iov[kIovs];
+  uint64_t done = 0;
+  size_t k = 0;        // the next record to put in an iovec
+  bool header = true;  // its header next (else its body)
+  while (done < bytes) {
+    size_t c = 0;
+    for (; c < kIovs && k < n; ) {
+      if (header) {
+        iov[c++] = {const_cast<uint8_t*>(headers + k * kRecordHeaderSize), kRecordHeaderSize};
+        header = false;
+        if (lens[k] == 0) {
+          ++k;
+          header = true;
+        }
+      } else {
+        iov[c++] = {const_cast<char*>(bodies[k]), lens[k]};
+        ++k;
+        header = true;
+      }
+    }
+    uint64_t want = 0;
+    for (size_t x = 0; x < c; ++x) want += iov[x].iov_len;
+    // pwritev may write less than asked: go on from where it stopped.
+    size_t first = 0;
+    while (want > 0) {
+      ssize_t w = ::pwritev(fd_, iov + first, static_cast<int>(c - first),
+                            static_cast<off_t>(flushed_ + done));
+      if (w <= 0) {
+        if (w < 0 && errno == EINTR) continue;
+        const int err = w < 0 ? errno : EIO;  // 0: nothing written, nothing said
+        // Leave no partial record behind.
+        if (::ftruncate(fd_, static_cast<off_t>(flushed_)) != 0) {
+          return Status::FromErrno(errno, "truncate " + path_ + " after failed write");
+        }
+        return Status::FromErrno(err, "write " + path_);
+      }
+      uint64_t left = static_cast<uint64_t>(w);
+      done += left;
+      want -= left;
+      while (left > 0 && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+      if (left > 0) {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+      }
+    }
+  }
+  flushed_ += bytes;
+  if (flushed_ - written_behind_ >= kWriteBehindBytes) StartWriteBehind();
   return Status::OK();
 }
 

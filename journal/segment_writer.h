@@ -33,6 +33,17 @@ class SegmentWriter {
   // Flushes a full buffer first; if that fails nothing is appended.
   Status Append(const RecordHeader& h, const void* payload, uint64_t* offset);
 
+  // Appends n records already framed (headers[k * kRecordHeaderSize] with
+  // its crc, then lens[k] bytes at bodies[k]), back to back from *offset.
+  // A run of up to kDirectRun bytes is copied into the buffer (flushed
+  // first if it would overflow); a longer one goes to the file at once
+  // from where its pieces lie (pwritev), after the buffer. If the file
+  // write fails, the file is cut back to its last whole record and
+  // nothing of the run is appended.
+  Status AppendMany(const uint8_t* headers, const char* const* bodies, const uint32_t* lens,
+                    size_t n, uint64_t* offset);
+  static constexpr uint64_t kDirectRun = 256 << 10;
+
   // Copies bytes [offset, offset+n) if they are still only in the buffer.
   bool ReadBuffered(uint64_t offset, size_t n, void* out) const;
 
@@ -66,6 +77,11 @@ class SegmentWriter {
   // Hands what was flushed past written_behind_ to writeback, without
   // waiting for it.
   void StartWriteBehind();
+  // Reserves (and makes present) the buffer's room, once per segment.
+  void ReserveBuffer();
+  // Writes the run straight to the file at flushed_ (the buffer empty).
+  Status WriteRun(const uint8_t* headers, const char* const* bodies, const uint32_t* lens,
+                  size_t n, uint64_t bytes);
 
   static constexpr size_t kBufferLimit = 1 << 20;
   // Reserved for the buffer: a full one plus a block-sized record.
