@@ -51,11 +51,6 @@ void ReadAhead::OnRead(Stream* stream, uint32_t disk, catalog::View view, uint64
   cv_.notify_one();
 }
 
-uint64_t ReadAhead::prefetched_bytes() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return prefetched_;
-}
-
 void ReadAhead::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
@@ -69,7 +64,6 @@ void ReadAhead::Loop() {
     // nobody's error: the read that follows reports what matters.
     (void)vault_->Prefetch(job.disk, job.view, job.range.offset, job.range.length, &bytes);
     l.lock();
-    prefetched_ += bytes;
   }
 }
 

@@ -66,9 +66,6 @@ class ReadAhead {
   void OnRead(Stream* stream, uint32_t disk, catalog::View view, uint64_t offset, size_t n,
                  uint64_t disk_size);
 
-  // Bytes the kernel was asked to read ahead, so far.
-  uint64_t prefetched_bytes() const;
-
  private:
   struct Job {
     uint32_t disk;
@@ -78,11 +75,10 @@ class ReadAhead {
   void Loop();
 
   std::shared_ptr<catalog::Vault> vault_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stop_ = false;
-  uint64_t prefetched_ = 0;
   std::thread worker_;
 };
 
