@@ -145,12 +145,12 @@ Status Vault::WriteLocked(uint32_t disk, uint32_t branch, uint64_t offset, const
   journal::EncodedBlock merged[2];
   auto is_full = [&](uint64_t b) { return b >= first_full && b - first_full < full_count; };
   const uint64_t ends[2] = {first, first + count - 1};
+  const BranchChain chain = ChainFor(View{branch, kMaxSeq});
   for (int k = 0; k < 2; ++k) {
     const uint64_t b = ends[k];
     if (is_full(b) || (k == 1 && count == 1)) continue;
     partial[k].resize(bs);
     char* block = partial[k].data();
-    BranchChain chain = ChainFor(View{branch, kMaxSeq});
     auto hold = HoldSegments();
     RPFS_RETURN_IF_ERROR(catalog_->blocks().Read([&](BlockMap::Reader& r) {
       FoundBlock f;

@@ -182,17 +182,8 @@ void Journal::SealerLoop() {
 }
 
 Status Journal::Append(const RecordHeader& h, const void* payload, RecordLocation* loc) {
-  if (h.flags & kSealed) return Status::InvalidArgument("journal: kSealed is the journal's to set");
-  PayloadSealer* sealer = options_.sealer.get();
-  if (sealer == nullptr) return AppendRaw(h, payload, loc);
-  // Sealed before the lock is taken; the nonce counter is the sealer's.
-  thread_local std::string sealed;  // reused: capacity stays
-  sealed.resize(size_t{h.payload_len} + kSealOverhead);
-  RPFS_RETURN_IF_ERROR(sealer->Seal(h, payload, reinterpret_cast<uint8_t*>(sealed.data())));
-  RecordHeader stored = h;
-  stored.flags |= kSealed;
-  stored.payload_len = static_cast<uint32_t>(sealed.size());
-  return AppendRaw(stored, sealed.data(), loc);
+  size_t appended;
+  return AppendRun(&h, &payload, 1, loc, &appended);
 }
 
 Status Journal::AppendRaw(const RecordHeader& h, const void* payload, RecordLocation* loc) {

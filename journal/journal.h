@@ -97,7 +97,7 @@ class Journal {
   ~Journal();
 
   // Appends one record (sealing its payload if the journal seals); fills
-  // *loc. The crc is computed here.
+  // *loc. The crc is computed here. A run of one (AppendRun).
   Status Append(const RecordHeader& h, const void* payload, RecordLocation* loc);
   // Appends records [0, n) in order, each as Append would, under one
   // lock: the blocks of one write call. Seals and headers (crcs) are made

@@ -84,53 +84,49 @@ Status SegmentWriter::WriteRun(const uint8_t* headers, const char* const* bodies
   constexpr size_t kIovs = 1024;  // IOV_MAX on Linux
   struct iovec iov[kIovs];
   uint64_t done = 0;
-  size_t k = 0;        // the next record to put in an iovec
-  bool header = true;  // its header next (else its body)
-  while (done < bytes) {
-    size_t c = 0;
-    for (; c < kIovs && k < n; ) {
-      if (header) {
-        iov[c++] = {const_cast<uint8_t*>(headers + k * kRecordHeaderSize), kRecordHeaderSize};
-        header = false;
-        if (lens[k] == 0) {
-          ++k;
-          header = true;
-        }
-      } else {
-        iov[c++] = {const_cast<char*>(bodies[k]), lens[k]};
-        ++k;
-        header = true;
-      }
+  size_t c = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (c + 2 > kIovs) {
+      RPFS_RETURN_IF_ERROR(WriteAt(iov, c, flushed_ + done, &done));
+      c = 0;
     }
-    uint64_t want = 0;
-    for (size_t x = 0; x < c; ++x) want += iov[x].iov_len;
+    iov[c++] = {const_cast<uint8_t*>(headers + k * kRecordHeaderSize), kRecordHeaderSize};
+    if (lens[k] > 0) iov[c++] = {const_cast<char*>(bodies[k]), lens[k]};
+  }
+  RPFS_RETURN_IF_ERROR(WriteAt(iov, c, flushed_ + done, &done));
+  Wrote(bytes);
+  return Status::OK();
+}
+
+Status SegmentWriter::WriteAt(struct iovec* iov, size_t count, uint64_t at, uint64_t* written) {
+  size_t first = 0;
+  while (first < count) {
+    ssize_t w = ::pwritev(fd_, iov + first, static_cast<int>(count - first), static_cast<off_t>(at));
+    if (w <= 0) {
+      if (w < 0 && errno == EINTR) continue;
+      const int err = w < 0 ? errno : EIO;  // 0: nothing written, nothing said
+      // Leave no partial record behind.
+      if (::ftruncate(fd_, static_cast<off_t>(flushed_)) != 0) {
+        return Status::FromErrno(errno, "truncate " + path_ + " after failed write");
+      }
+      return Status::FromErrno(err, "write " + path_);
+    }
     // pwritev may write less than asked: go on from where it stopped.
-    size_t first = 0;
-    while (want > 0) {
-      ssize_t w = ::pwritev(fd_, iov + first, static_cast<int>(c - first),
-                            static_cast<off_t>(flushed_ + done));
-      if (w <= 0) {
-        if (w < 0 && errno == EINTR) continue;
-        const int err = w < 0 ? errno : EIO;  // 0: nothing written, nothing said
-        // Leave no partial record behind.
-        if (::ftruncate(fd_, static_cast<off_t>(flushed_)) != 0) {
-          return Status::FromErrno(errno, "truncate " + path_ + " after failed write");
-        }
-        return Status::FromErrno(err, "write " + path_);
-      }
-      uint64_t left = static_cast<uint64_t>(w);
-      done += left;
-      want -= left;
-      while (left > 0 && left >= iov[first].iov_len) left -= iov[first++].iov_len;
-      if (left > 0) {
-        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
-        iov[first].iov_len -= left;
-      }
+    uint64_t left = static_cast<uint64_t>(w);
+    at += left;
+    *written += left;
+    while (first < count && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (left > 0) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
     }
   }
+  return Status::OK();
+}
+
+void SegmentWriter::Wrote(uint64_t bytes) {
   flushed_ += bytes;
   if (flushed_ - written_behind_ >= kWriteBehindBytes) StartWriteBehind();
-  return Status::OK();
 }
 
 bool SegmentWriter::ReadBuffered(uint64_t offset, size_t n, void* out) const {
@@ -144,24 +140,13 @@ void SegmentWriter::SwapEmptyBuffer(SegmentWriter* other) {
 }
 
 Status SegmentWriter::Flush() {
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done,
-                         static_cast<off_t>(flushed_ + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      // Leave no partial record behind: the buffer is kept and retried.
-      if (::ftruncate(fd_, static_cast<off_t>(flushed_)) != 0) {
-        return Status::FromErrno(errno, "truncate " + path_ + " after failed write");
-      }
-      return Status::FromErrno(err, "write " + path_);
-    }
-    done += static_cast<size_t>(n);
-  }
-  flushed_ += buffer_.size();
+  if (buffer_.empty()) return Status::OK();
+  // On a failure the buffer is kept, and retried by the next flush.
+  struct iovec one = {buffer_.data(), buffer_.size()};
+  uint64_t written = 0;
+  RPFS_RETURN_IF_ERROR(WriteAt(&one, 1, flushed_, &written));
+  Wrote(buffer_.size());
   buffer_.clear();
-  if (flushed_ - written_behind_ >= kWriteBehindBytes) StartWriteBehind();
   return Status::OK();
 }
 

@@ -7,6 +7,8 @@
 // a later append would bury. Not thread-safe: Journal serializes access.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -82,6 +84,12 @@ class SegmentWriter {
   // Writes the run straight to the file at flushed_ (the buffer empty).
   Status WriteRun(const uint8_t* headers, const char* const* bodies, const uint32_t* lens,
                   size_t n, uint64_t bytes);
+  // Writes iov[0, count) at file offset `at`, short writes continued
+  // (*written counts what went); on a failure cuts the file back to
+  // flushed_ (no torn record) and says why.
+  Status WriteAt(struct iovec* iov, size_t count, uint64_t at, uint64_t* written);
+  // `bytes` more are in the file: flushed_ moves, write-behind as due.
+  void Wrote(uint64_t bytes);
 
   static constexpr size_t kBufferLimit = 1 << 20;
   // Reserved for the buffer: a full one plus a block-sized record.
