@@ -171,9 +171,10 @@ bool ParseKeyValue(std::string_view line, std::string_view* key, std::string_vie
 
 bool ParseDescriptor(std::string_view text, Descriptor* d) {
   if (text.size() > kMaxRawBytes) return false;
-  // QEMU's CID rewrite pads the file with NULs to its buffer size.
-  size_t last = text.find_last_not_of('\0');
-  text = last == std::string_view::npos ? std::string_view() : text.substr(0, last + 1);
+  // qemu reads a descriptor as a C string: the text ends at the first NUL. Its CID rewrite
+  // writes its whole buffer back - the new text, a NUL, then what the buffer held before (the
+  // old text's tail when the new CID is shorter, NUL padding past the old end).
+  text = text.substr(0, text.find('\0'));
   if (text.empty() || text.size() > kMaxTextBytes) return false;
 
   std::set<std::string> keys;  // lower-cased: "CID" and "cid" are one key twice

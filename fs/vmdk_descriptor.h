@@ -44,9 +44,11 @@
 //
 // Edits. QEMU opening DISK.vmdk read-write rewrites it on the first guest
 // write: it replaces the value after "CID=" with a random "%x" and writes
-// back its whole 10 KiB descriptor buffer, so the file grows and ends in NUL
-// padding. DescriptorKeepsExtent() accepts such a rewrite and refuses any
-// text that would make a reader map the disk differently.
+// back its whole 10 KiB descriptor buffer, so the file grows: the new text, a
+// NUL, then what the buffer held (the old text's last bytes when the new CID
+// has fewer digits, NUL padding after). qemu reads the text up to its first
+// NUL, and so does DescriptorKeepsExtent(), which accepts such a rewrite and
+// refuses any text that would make a reader map the disk differently.
 //
 // All functions are pure, thread-safe, and cost O(text length).
 #pragma once
@@ -107,9 +109,9 @@ uint32_t DescriptorCid(std::string_view disk_name, uint64_t created_ns);
 // offset: in the same order, none added or removed), its createType and its
 // parentFileNameHint (normally absent). Everything else may change: the CID,
 // ddb entries, comments, blank lines, spacing within and around lines, \r\n
-// line ends, NUL padding at the end.
+// line ends, anything from the first NUL on (qemu stops reading there).
 //
-// Well-formed means: at most 1 MiB (NUL padding included) and 64 KiB of text;
+// Well-formed means: at most 1 MiB (all of it) and 64 KiB of text before a NUL;
 // lines of at most 1024 bytes; no control characters but tab; every line
 // blank, a '#' comment, an extent line `ACCESS SECTORS TYPE "FILE" [OFFSET]`
 // or `key = value`; no key twice; the first key is version; CID and

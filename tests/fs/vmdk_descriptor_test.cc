@@ -119,9 +119,10 @@ std::string ToCrlf(const std::string& s) {
   return out;
 }
 
-// What QEMU's vmdk_write_cid() does on the first guest write: the value after the first "CID="
-// becomes a random "%x" (no zero padding), and its sector-sized (QEMU 7.2) or 10 KiB (newer
-// QEMU) buffer is written back, NUL padding included.
+// What QEMU's vmdk_write_cid() does on the first guest write: it reads the file into a
+// sector-sized (QEMU 7.2) or 10 KiB (newer QEMU) buffer, NUL-padded past the end, prints the value
+// after the first "CID=" as a random "%x" (no zero padding) over it, and writes the whole buffer
+// back. A shorter CID leaves a NUL and then the old text's last bytes behind the new text.
 std::string SimulateQemuCidRewrite(const std::string& text, uint32_t cid, size_t buffer_size) {
   size_t at = text.find("CID=");
   size_t eol = text.find('\n', at);
@@ -129,8 +130,12 @@ std::string SimulateQemuCidRewrite(const std::string& text, uint32_t cid, size_t
   EXPECT_NE(eol, std::string::npos);
   char hex[16];
   std::snprintf(hex, sizeof(hex), "%x", cid);
-  std::string out = text.substr(0, at + 4) + hex + text.substr(eol);
+  const std::string rewritten = text.substr(0, at + 4) + hex + text.substr(eol);
+  std::string out = text;
   if (out.size() < buffer_size) out.resize(buffer_size, '\0');
+  if (out.size() <= rewritten.size()) return rewritten;
+  out.replace(0, rewritten.size(), rewritten);
+  out[rewritten.size()] = '\0';
   return out;
 }
 
@@ -410,7 +415,7 @@ class KeepsExtentTest : public ::testing::Test {
 TEST_F(KeepsExtentTest, AcceptsItselfAndCidRewrites) {
   ASSERT_NE(d_.find(extent_ + "\n"), std::string::npos) << d_;
   EXPECT_TRUE(DescriptorKeepsExtent(d_, d_));
-  for (uint32_t cid : {0x0u, 0x1u, 0x9abcu, 0xdeadbeefu, 0xffffffffu}) {
+  for (uint32_t cid : {0x0u, 0x1u, 0x9abcu, 0x2cf6f4u, 0xdeadbeefu, 0xffffffffu}) {
     for (size_t buffer : {size_t{0}, size_t{512}, size_t{10240}}) {
       std::string edited = SimulateQemuCidRewrite(d_, cid, buffer);
       EXPECT_TRUE(DescriptorKeepsExtent(d_, edited)) << cid << " " << buffer;
@@ -541,8 +546,31 @@ TEST_F(KeepsExtentTest, RandomBytesAreRefused) {
     for (char& c : junk) c = static_cast<char>(rng());
     EXPECT_FALSE(DescriptorKeepsExtent(d_, junk));
     EXPECT_FALSE(DescriptorKeepsExtent(junk, d_));
-    // Junk lines after a valid descriptor: refused (random bytes hold control characters).
-    EXPECT_FALSE(DescriptorKeepsExtent(d_, d_ + "\n" + junk + "\x01"));
+    // Junk lines after a valid descriptor: refused (random bytes hold control characters) -
+    // up to a NUL, where qemu stops reading.
+    std::string text_junk = junk;
+    for (char& c : text_junk) c = c == '\0' ? '\x01' : c;
+    EXPECT_FALSE(DescriptorKeepsExtent(d_, d_ + "\n" + text_junk + "\x01"));
+  }
+}
+
+// qemu reads the text up to its first NUL; what follows is not part of the descriptor, whatever
+// it holds, and a NUL inside the extent cuts it.
+TEST_F(KeepsExtentTest, TextEndsAtTheFirstNul) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    std::string junk(rng() % 4096, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    EXPECT_TRUE(DescriptorKeepsExtent(d_, d_ + std::string(1, '\0') + junk));
+    EXPECT_TRUE(DescriptorKeepsExtent(d_ + std::string(1, '\0') + junk, d_));
+  }
+  // The tail a shorter CID leaves: "...\"\n" then NUL, then the old last byte.
+  EXPECT_TRUE(DescriptorKeepsExtent(d_, d_ + std::string("\0\n", 2)));
+  const size_t extent_end = d_.find(extent_) + extent_.size();
+  for (size_t cut = d_.find(extent_); cut < extent_end; ++cut) {
+    std::string edited = d_;
+    edited[cut] = '\0';
+    EXPECT_FALSE(DescriptorKeepsExtent(d_, edited)) << cut;
   }
 }
 
