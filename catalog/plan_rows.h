@@ -1,7 +1,7 @@
 // Recovery plans (DESIGN.md §1): the plan as the operator wrote it, its
 // state, and the progress of its current run. One JSON row per plan in
 // the "plans" database, rewritten durably after every script and every
-// group a run finishes (tools/plan_runner.h), so a run killed at any
+// group a run finishes (tools/plans/plan_runner.h), so a run killed at any
 // moment resumes without repeating what it finished.
 #pragma once
 

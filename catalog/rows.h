@@ -36,7 +36,7 @@ struct Group {
   // A replica: the id (hex) of the vault whose group this one follows,
   // and the branch replication writes to (1 here; after a failover was
   // replicated back, the branch it came back on). That branch takes writes
-  // only from replication (tools/replication_target.cc) while it is the
+  // only from replication (tools/replication/replication_target.cc) while it is the
   // active one; test failover works as anywhere.
   std::string replica_of;
   uint32_t replica_branch = 0;
@@ -92,7 +92,7 @@ struct ReplicaLink {
   uint64_t applied_time_ns = 0;  // the source's time of that write
   uint64_t records = 0;          // block records applied, over the link's life
   uint64_t bytes = 0;            // their logical bytes
-  std::string chain;             // sha256 chain over them (tools/replication_wire.h)
+  std::string chain;             // sha256 chain over them (tools/replication/replication_wire.h)
   // A catch-up step under way: the blocks that differ between applied_seq
   // and step_to, sent in (disk, block) order; those before (step_disk,
   // step_block) are here. 0: none.

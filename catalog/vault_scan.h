@@ -1,5 +1,5 @@
 // Batched reads of a disk's data blocks: what Vault::ScanData and the
-// exports (tools/data_runs.h) stand on.
+// exports (tools/images/data_runs.h) stand on.
 //
 // ScanBlockRuns walks the index once (BlockMap::Scan: one LMDB snapshot)
 // on a thread of its own and gathers the versions it finds into batches of

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "fs/vmdk_descriptor.h"
+#include "fs/vmdk/vmdk_descriptor.h"
 
 namespace rpfs::fs {
 

@@ -1,6 +1,6 @@
 // JournalTail reads a journal's records in journal order from a position,
 // up to a limit the caller knows to be durable, across segment files. It
-// is how replication follows a vault's writes (tools/replication_source.cc)
+// is how replication follows a vault's writes (tools/replication/replication_source.cc)
 // while the vault keeps appending: records before the limit are in the
 // files, so it never takes the journal's lock.
 //

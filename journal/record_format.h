@@ -36,7 +36,7 @@
 // Zero blocks carry flag kZero and no payload. A kPoint record carries a
 // recovery point's JSON row (disk = 0, offset = point id).
 //
-// Replication (tools/replication_target.cc) applies a batch of another
+// Replication (tools/replication/replication_target.cc) applies a batch of another
 // vault's write calls as one unit: each call gets a seq of its own here,
 // every record of the batch carries kBatch, and a kLink record (the
 // replication link's state as JSON: which source seq is applied; disk = 0,

@@ -54,7 +54,7 @@ class SegmentWriter {
   // waited for): the next fdatasync (a Sync, the seal) then waits for what
   // came since rather than for a whole segment of dirty pages, which at
   // the end of an import or a burst is the wait nothing overlaps. (Exports
-  // sync in the background instead, tools/output_file.h, because there the
+  // sync in the background instead, tools/images/output_file.h, because there the
   // final fsync would otherwise owe the device's cache flush for the whole
   // file; the journal's seals and index flushes fdatasync along the way
   // already, so starting the writes is all that was missing.)

@@ -1,6 +1,7 @@
 // What every rpfs command shares: the exit-code contract, opening the
-// vault named by --vault / RPFS_VAULT, parsing sizes and durations, and a
-// progress line that only shows on a terminal.
+// vault named by --vault / RPFS_VAULT, the passphrase prompt, stop signals;
+// and, through tools/units.h and tools/progress.h, sizes and durations and
+// a progress line that only shows on a terminal.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,8 @@
 #include <CLI/CLI.hpp>
 
 #include "catalog/vault.h"
+#include "tools/progress.h"
+#include "tools/units.h"
 
 namespace rpfs::tools {
 
@@ -60,14 +63,8 @@ bool StopRequested();
 // Parses args (without argv[0]) and runs the command; returns the exit code.
 int RunCli(const std::vector<std::string>& args, Context* ctx);
 
-// "4096", "20G", "1.5GiB", "512K": bytes. Suffixes are powers of 1024.
-Status ParseSize(std::string_view text, uint64_t* bytes);
-// "72h", "5m", "30s", "15d", "1h30m": seconds.
-Status ParseDuration(std::string_view text, uint64_t* seconds);  // "0" alone needs no unit
 // The canonical absolute path of an existing file, else `path` unchanged.
 std::string RealPath(const std::string& path);
-std::string FormatBytes(uint64_t bytes);     // "1.5 GiB"
-std::string FormatDuration(uint64_t seconds);  // "72h", "5m"
 
 // The passphrase of the vault at dir: the first line of the file named by
 // $RPFS_PASSPHRASE_FILE, else asked on the terminal (no echo). Without
@@ -75,18 +72,5 @@ std::string FormatDuration(uint64_t seconds);  // "72h", "5m"
 // e.g. state "is encrypted".
 Status ReadVaultPassphrase(const std::string& dir, const std::string& state,
                            std::string* passphrase);
-
-// A one-line progress display on stderr when it is a terminal.
-class Progress {
- public:
-  explicit Progress(std::string label);
-  ~Progress();
-  void Update(uint64_t done, uint64_t total);
-
- private:
-  std::string label_;
-  bool enabled_;
-  int last_percent_ = -1;
-};
 
 }  // namespace rpfs::tools

@@ -1,4 +1,4 @@
-// Prefetch of image data (ByteSource::Prefetch, fs/image_reader.h kPrefetchBytes): a file
+// Prefetch of image data (ByteSource::Prefetch, fs/vmdk/image_reader.h kPrefetchBytes): a file
 // source's Prefetch really brings the range into the page cache; the raw reader asks for the
 // data regions ahead of what it reads, before reading them, and never for its holes; the
 // sparse reader asks for the file ahead of its grains in a few large steps, not per grain.
@@ -15,10 +15,10 @@
 
 #include <gtest/gtest.h>
 
-#include "fs/byte_source.h"
-#include "fs/extent_readers.h"
-#include "fs/image_reader.h"
-#include "fs/sparse_vmdk_reader.h"
+#include "fs/vmdk/byte_source.h"
+#include "fs/vmdk/extent_readers.h"
+#include "fs/vmdk/image_reader.h"
+#include "fs/vmdk/sparse_vmdk_reader.h"
 #include "tests/test_support.h"
 #include "tests/tools/vmdk_test_images.h"
 

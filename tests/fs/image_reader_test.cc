@@ -5,7 +5,7 @@
 // directory falls back to the redundant one; a memory source reads like the file.
 //
 // qemu-img and qemu-io (Debian qemu-utils) are required: without them these tests fail.
-#include "fs/image_reader.h"
+#include "fs/vmdk/image_reader.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,8 +18,8 @@
 
 #include <gtest/gtest.h>
 
-#include "fs/byte_source.h"
-#include "fs/sparse_vmdk_reader.h"
+#include "fs/vmdk/byte_source.h"
+#include "fs/vmdk/sparse_vmdk_reader.h"
 #include "tests/test_support.h"
 #include "tests/tools/vmdk_test_images.h"
 

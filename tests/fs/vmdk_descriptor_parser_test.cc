@@ -3,14 +3,14 @@
 // file, the line and its byte offset; holds its bounds (size, line length, sector overflow).
 //
 // qemu-img (Debian qemu-utils) is required: without it these tests fail.
-#include "fs/vmdk_descriptor_parser.h"
+#include "fs/vmdk/vmdk_descriptor_parser.h"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "fs/vmdk_descriptor.h"
+#include "fs/vmdk/vmdk_descriptor.h"
 #include "tests/test_support.h"
 
 namespace rpfs::testing {

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fs/vmdk_descriptor.h"
+#include "fs/vmdk/vmdk_descriptor.h"
 
 namespace rpfs::testing {
 namespace {

@@ -4,7 +4,7 @@
 // rewrite, for real through qemu-io and simulated) and refuses anything that remaps the disk.
 //
 // qemu-img and qemu-io (Debian qemu-utils) are required: without them these tests fail.
-#include "fs/vmdk_descriptor.h"
+#include "fs/vmdk/vmdk_descriptor.h"
 
 #include <fcntl.h>
 #include <spawn.h>

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "fs/vmdk_descriptor_parser.h"
+#include "fs/vmdk/vmdk_descriptor_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);

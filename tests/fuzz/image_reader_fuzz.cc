@@ -1,5 +1,5 @@
 // libFuzzer target: a sparse or streamOptimized extent read from a memory
-// buffer (fs/extent_readers.h OpenSparseImage: header, footer, grain
+// buffer (fs/vmdk/extent_readers.h OpenSparseImage: header, footer, grain
 // directories, tables, markers, embedded descriptor, then every grain,
 // inflated). Besides crashes and sanitizer reports, an image that opens
 // must stream runs that keep ImageReader's promises.
@@ -8,9 +8,9 @@
 #include <memory>
 #include <string_view>
 
-#include "fs/byte_source.h"
-#include "fs/extent_readers.h"
-#include "fs/image_reader.h"
+#include "fs/vmdk/byte_source.h"
+#include "fs/vmdk/extent_readers.h"
+#include "fs/vmdk/image_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);

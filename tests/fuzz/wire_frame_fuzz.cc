@@ -1,5 +1,5 @@
 // libFuzzer target: the replication wire protocol's frame parser
-// (tools/replication_wire.h), as the process server meets it from an
+// (tools/replication/replication_wire.h), as the process server meets it from an
 // authenticated but buggy or hostile client. Input: a frame (5-byte head,
 // then the body). Promises checked beyond "no crash, no sanitizer
 // report": a head that parses names a known type and a length within
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "tools/replication_wire.h"
+#include "tools/replication/replication_wire.h"
 
 using namespace rpfs::tools;
 

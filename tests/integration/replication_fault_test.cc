@@ -18,7 +18,7 @@
 #include "catalog/vault.h"
 #include "journal/journal_tail.h"
 #include "tests/integration/replication_fixture.h"
-#include "tools/replication_wire.h"
+#include "tools/replication/replication_wire.h"
 
 namespace rpfs::testing {
 namespace {

@@ -1,6 +1,6 @@
 // A failback killed at any point and run again: for every write, truncate
 // and fdatasync a sparse FailbackTarget makes during a run of writes and
-// its Sync() (tools/failback_target.h), a forked child is SIGKILLed just
+// its Sync() (tools/dr/failback_target.h), a forked child is SIGKILLed just
 // before that call; the file it leaves must still be a valid VMDK
 // (`qemu-img check`, the import's reader) that a fresh FailbackTarget
 // opens, and rerunning the same writes must make it identical to the raw
@@ -20,7 +20,7 @@
 
 #include "tests/test_support.h"
 #include "tests/tools/failback_target_images.h"
-#include "tools/failback_target.h"
+#include "tools/dr/failback_target.h"
 
 namespace rpfs::testing {
 namespace {

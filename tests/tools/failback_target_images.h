@@ -1,4 +1,4 @@
-// Test helpers for FailbackTarget (tools/failback_target.h): a target image
+// Test helpers for FailbackTarget (tools/dr/failback_target.h): a target image
 // made by qemu-img and qemu-io with a raw reference of the same contents
 // beside it, writes applied to both, and the checks that the target is
 // still what it should be: `qemu-img compare` identical to the reference,
@@ -17,10 +17,10 @@
 
 #include <gtest/gtest.h>
 
-#include "fs/image_reader.h"
+#include "fs/vmdk/image_reader.h"
 #include "tests/test_support.h"
 #include "tests/tools/vmdk_test_images.h"
-#include "tools/failback_target.h"
+#include "tools/dr/failback_target.h"
 
 namespace rpfs::testing {
 

@@ -1,4 +1,4 @@
-// FailbackTarget::Open (tools/failback_target.h) refuses what it cannot
+// FailbackTarget::Open (tools/dr/failback_target.h) refuses what it cannot
 // update in place: streamOptimized, twoGbMaxExtentFlat and -Sparse (the
 // descriptor and a piece alone), a descriptor of two extents, a child
 // disk, grain tables not allocated, a missing extent file; and files that
@@ -15,7 +15,7 @@
 
 #include "tests/test_support.h"
 #include "tests/tools/failback_target_images.h"
-#include "tools/failback_target.h"
+#include "tools/dr/failback_target.h"
 
 namespace rpfs::testing {
 namespace {

@@ -1,4 +1,4 @@
-// FailbackTarget (tools/failback_target.h) on images made by qemu-img and
+// FailbackTarget (tools/dr/failback_target.h) on images made by qemu-img and
 // qemu-io: writes land in place in raw, monolithicFlat and monolithicSparse
 // images (allocated grains overwritten where they lie; unallocated ones
 // appended once, partial or whole; zeros into unallocated grains not
@@ -9,7 +9,7 @@
 // file, and nothing is written. Crash and rerun: failback_target_crash_test.cc.
 //
 // qemu-img and qemu-io (Debian qemu-utils) are required: without them these tests fail.
-#include "tools/failback_target.h"
+#include "tools/dr/failback_target.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -20,7 +20,7 @@
 
 #include "tests/test_support.h"
 #include "tests/tools/failback_target_images.h"
-#include "tools/sparse_vmdk_patcher.h"
+#include "tools/dr/sparse_vmdk_patcher.h"
 
 namespace rpfs::testing {
 namespace {

@@ -1,4 +1,4 @@
-// ImportImage (tools/image_import.h) against an image reader that hands
+// ImportImage (tools/images/image_import.h) against an image reader that hands
 // out awkward runs: starting and ending inside blocks, a block split over
 // two runs, zero blocks inside data, stretches longer than a batch and
 // batches cut mid-run; once as a reader with its own buffer, once as one
@@ -6,7 +6,7 @@
 // disk then reads back exactly the image, only blocks holding a non-zero
 // byte have a stored version, progress only goes forward, and a reader
 // error midway ends the import with that error.
-#include "tools/image_import.h"
+#include "tools/images/image_import.h"
 
 #include <gtest/gtest.h>
 

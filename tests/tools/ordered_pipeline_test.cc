@@ -1,7 +1,7 @@
-// tools/ordered_pipeline.h: results come back in push order whatever order the workers finish
+// tools/images/ordered_pipeline.h: results come back in push order whatever order the workers finish
 // in, no more than max_in_flight items are ever pushed and not popped, Close() drains, and
 // Cancel() from the consumer unblocks a producer stuck on a full pipeline.
-#include "tools/ordered_pipeline.h"
+#include "tools/images/ordered_pipeline.h"
 
 #include <atomic>
 #include <chrono>

@@ -1,10 +1,10 @@
-// OutputFile (tools/output_file.h) with SyncInBackground, the way the
+// OutputFile (tools/images/output_file.h) with SyncInBackground, the way the
 // exports write: pieces in and out of order, big and small, aligned or
 // not, next to each other and with holes between, while background syncs
 // run (a 1 MiB step here, so there are many), some through Append(). The committed file holds
 // exactly the bytes written at their offsets, holes stay holes, errors
 // name the file and offset, and nothing is left as PATH.tmp.
-#include "tools/output_file.h"
+#include "tools/images/output_file.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>

@@ -1,7 +1,7 @@
-// ParsePlanFile (tools/plan_file.h): a full plan, and each malformed
+// ParsePlanFile (tools/plans/plan_file.h): a full plan, and each malformed
 // input refused with one line naming the file and the line and column or
 // the step.
-#include "tools/plan_file.h"
+#include "tools/plans/plan_file.h"
 
 #include <gtest/gtest.h>
 

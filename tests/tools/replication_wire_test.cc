@@ -1,13 +1,13 @@
-// The replication wire format and pairing proofs (tools/replication_wire.h,
-// tools/pairing.h): round trips, every truncation refused with the offset,
+// The replication wire format and pairing proofs (tools/replication/replication_wire.h,
+// tools/replication/pairing.h): round trips, every truncation refused with the offset,
 // lying counts and lengths refused before use, proofs bound to role,
 // nonces and channel.
 #include <gtest/gtest.h>
 
 #include "journal/coding.h"
-#include "tools/pairing.h"
+#include "tools/replication/pairing.h"
 #include "tools/passphrase.h"
-#include "tools/replication_wire.h"
+#include "tools/replication/replication_wire.h"
 
 namespace rpfs::tools {
 namespace {

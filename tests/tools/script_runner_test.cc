@@ -1,8 +1,8 @@
-// RunScript (tools/script_runner.h) with real /bin/sh scripts: exit codes
+// RunScript (tools/plans/script_runner.h) with real /bin/sh scripts: exit codes
 // and output, environment and directory, timeouts and cancellation that
 // stop the script's whole process group, the 64 KiB output tail, signal
 // dispositions and descriptors not leaked from rpfs.
-#include "tools/script_runner.h"
+#include "tools/plans/script_runner.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -24,7 +24,7 @@
 #include "catalog/vault.h"
 #include "tests/test_support.h"
 #include "tests/tools/vmdk_export_layout.h"
-#include "tools/image_export.h"
+#include "tools/images/image_export.h"
 
 namespace rpfs::testing {
 namespace {

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/image_reader.h"
+#include "fs/vmdk/image_reader.h"
 #include "tools/commands/commands.h"
-#include "tools/image_import.h"
+#include "tools/images/image_import.h"
 
 namespace rpfs::tools {
 namespace {

@@ -1,9 +1,9 @@
 // rpfs export VM/DISK --point P --format raw|vmdk-flat|vmdk-sparse|vmdk-stream OUT:
-// materialize an image (tools/image_export.h).
+// materialize an image (tools/images/image_export.h).
 #include <iostream>
 
 #include "tools/commands/commands.h"
-#include "tools/image_export.h"
+#include "tools/images/image_export.h"
 
 namespace rpfs::tools {
 namespace {

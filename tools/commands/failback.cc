@@ -1,9 +1,9 @@
 // rpfs failback GROUP --target VM/DISK=PATH ... [--point P] [--verify]
-// [--max-rate R]: tools/failback.h.
+// [--max-rate R]: tools/dr/failback.h.
 #include <chrono>
 
 #include "tools/commands/commands.h"
-#include "tools/failback.h"
+#include "tools/dr/failback.h"
 
 namespace rpfs::tools {
 

@@ -6,7 +6,7 @@
 
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
-#include "tools/failback_plan.h"
+#include "tools/dr/failback_plan.h"
 
 namespace rpfs::tools {
 namespace {

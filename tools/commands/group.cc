@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/commands/commands.h"
-#include "tools/replication_status.h"
+#include "tools/replication/replication_status.h"
 
 namespace rpfs::tools {
 

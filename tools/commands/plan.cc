@@ -1,5 +1,5 @@
 // rpfs plan create|list|show|delete and the plan runs: failover [--test],
-// cleanup, reprotect, failback, resume, cancel (tools/plan_runner.h).
+// cleanup, reprotect, failback, resume, cancel (tools/plans/plan_runner.h).
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -8,9 +8,9 @@
 
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
-#include "tools/plan_file.h"
-#include "tools/plan_runner.h"
-#include "tools/plan_state.h"
+#include "tools/plans/plan_file.h"
+#include "tools/plans/plan_runner.h"
+#include "tools/plans/plan_state.h"
 
 namespace rpfs::tools {
 namespace {

@@ -1,12 +1,12 @@
 // rpfs replicate GROUP --to ADDR --target-passphrase-file F [--once] [--json]:
 // ships the group to the process server of another vault and keeps
-// following its writes (tools/replication_source.h).
+// following its writes (tools/replication/replication_source.h).
 #include <unistd.h>
 
 #include "tools/cli_support.h"
 #include "tools/commands/commands.h"
 #include "tools/passphrase.h"
-#include "tools/replication_source.h"
+#include "tools/replication/replication_source.h"
 
 namespace rpfs::tools {
 

@@ -1,12 +1,12 @@
 // rpfs serve [--listen ADDR]: the process server. Receives replication
 // streams for this vault over TLS 1.3 until SIGINT/SIGTERM (or, while the
 // vault is mounted and the command runs in the mount daemon, until this
-// client goes away). See tools/replication_target.h.
+// client goes away). See tools/replication/replication_target.h.
 #include <unistd.h>
 
 #include "tools/cli_support.h"
 #include "tools/commands/commands.h"
-#include "tools/replication_target.h"
+#include "tools/replication/replication_target.h"
 
 namespace rpfs::tools {
 

@@ -6,8 +6,8 @@
 
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
-#include "tools/failback_plan.h"
-#include "tools/replication_status.h"
+#include "tools/dr/failback_plan.h"
+#include "tools/replication/replication_status.h"
 
 namespace rpfs::tools {
 
