@@ -67,8 +67,11 @@ Status FailoverGroups(catalog::Vault& vault, const catalog::Plan& plan,
     }
     catalog::View view;
     std::string what;
-    s = vault.ResolveGroupView(g, shared ? "#" + std::to_string(run->common_seq) : run->point_spec,
-                               &view, &what);
+    // The common seq as a "#SEQ" spec, in two appends: GCC 12 at -O3 misreads "#" + string
+    // (-Wrestrict).
+    std::string seq_spec = "#";
+    seq_spec += std::to_string(run->common_seq);
+    s = vault.ResolveGroupView(g, shared ? seq_spec : run->point_spec, &view, &what);
     if (!s.ok()) return Status::InvalidArgument("plan " + plan.name + ": group " + g + ": " + s.message());
     r.view_branch = view.branch;
     r.seq = std::min(view.seq, vault.last_seq());
