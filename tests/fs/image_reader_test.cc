@@ -26,7 +26,7 @@
 namespace rpfs::testing {
 namespace {
 
-constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB;
+constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB;
 
 struct ReadStats {
   uint64_t runs = 0;

@@ -114,7 +114,6 @@ class Source {
   Clock::time_point status_at_{};
   uint64_t once_seq_ = 0;
   journal::JournalPos once_pos_;
-  bool once_done_ = false;
   uint64_t source_seq_ = 0;  // the newest durable seq seen
   std::optional<catalog::Point> pending_point_;
   bool reverse_ = false;            // shipping a failover branch back to its source
