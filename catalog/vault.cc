@@ -16,6 +16,7 @@
 #include <random>
 
 #include "catalog/change_log.h"
+#include "catalog/job_log.h"
 
 namespace rpfs::catalog {
 namespace {
@@ -168,7 +169,7 @@ Status Vault::Open(const std::string& dir, const OpenOptions& options,
   RPFS_RETURN_IF_ERROR(v->UpgradeFormat());
   v->encoder_ = std::make_unique<journal::BlockEncoder>(v->meta_.compression_level);
   RPFS_RETURN_IF_ERROR(v->LoadRows());
-  RPFS_RETURN_IF_ERROR(v->InterruptRunningJobs());
+  RPFS_RETURN_IF_ERROR(JobLog(*v).InterruptRunning());
   RPFS_RETURN_IF_ERROR(v->Recover());
   v->StartIndexFlusher();
   *out = std::move(v);
@@ -386,6 +387,30 @@ uint64_t Vault::NextTimeLocked() {
 Status Vault::PutRowDurably(const std::function<Status(Txn&)>& fn) {
   RPFS_RETURN_IF_ERROR(catalog_->env().Update(fn));
   return catalog_->env().Sync();
+}
+
+Status Vault::CommitRows(Pins pins, const std::function<Status(RowCommit&)>& fn) {
+  std::lock_guard<std::mutex> l(write_mu_);
+  if (pins == Pins::kMayPin) ++pin_generation_;
+  VaultMeta meta;
+  RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
+    RowCommit c{txn, meta_};
+    RPFS_RETURN_IF_ERROR(fn(c));
+    if (c.meta_changed) {
+      RPFS_RETURN_IF_ERROR(catalog_->PutMeta(txn, c.meta));
+      meta = c.meta;
+    } else {
+      meta = meta_;
+    }
+    return Status::OK();
+  }));
+  meta_ = meta;
+  return Status::OK();
+}
+
+VaultMeta Vault::Meta() const {
+  std::lock_guard<std::mutex> l(write_mu_);
+  return meta_;
 }
 
 uint64_t Vault::last_seq() const {

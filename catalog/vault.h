@@ -51,6 +51,13 @@ struct VaultOptions {
   std::string passphrase;
 };
 
+// One durable catalog transaction of a policy's rows (Vault::CommitRows).
+struct RowCommit {
+  Txn& txn;
+  VaultMeta meta;             // a copy of the vault's meta row
+  bool meta_changed = false;  // set when meta changed: written with the rows
+};
+
 struct OpenOptions {
   // In-memory index entries that trigger a flush to LMDB.
   size_t index_flush_entries = 1 << 18;
@@ -269,21 +276,6 @@ class Vault {
   // each candidate confirmed with one probe per level. O(changed blocks).
   Status DiffBlocks(uint32_t disk, View a, View b, std::vector<uint64_t>* blocks);
 
-  // Jobs (vault_jobs.cc): every long operation leaves a row.
-  Status StartJob(Job* job);  // assigns id and start time; state running
-  Status UpdateJob(const Job& job);
-  // succeeded if result is ok, else failed with result's message.
-  Status FinishJob(Job* job, const Status& result);
-  std::vector<Job> ListJobs() const;
-  uint64_t NextJobId() const;  // the id the next StartJob gives
-
-  // Recovery plans (vault_plans.cc). PutPlan writes the plan and, when
-  // given, a job row in one durable transaction.
-  Status PutPlan(const Plan& plan, const Job* job);
-  Status GetPlan(const std::string& name, Plan* plan) const;  // NotFound
-  std::vector<Plan> ListPlans() const;
-  Status DeletePlan(const std::string& name);
-
   // Replication, target side (vault_replica.cc). A replica group follows
   // one source vault's group of the same name; its disks have the
   // source's names and sizes.
@@ -345,6 +337,20 @@ class Vault {
   // free space less two segments' worth (left for writes and the index).
   uint64_t CopyRoom() const;
 
+  // ---- The policies' interface ----
+  // Policies over the engine (catalog/job_log.h, catalog/plan_store.h) own
+  // catalog tables of their own and reach the vault only through these.
+  //
+  // CommitRows runs fn under the write lock in one durable catalog
+  // transaction (LMDB commit + sync); fn gets a copy of the vault's meta
+  // row and sets meta_changed if it changed it (written with the rows, kept
+  // if the transaction commits). Pins::kMayPin: the rows may pin a view (a
+  // job's checkpoint), so a compaction pass in flight looks again.
+  enum class Pins { kNo, kMayPin };
+  Status CommitRows(Pins pins, const std::function<Status(RowCommit&)>& fn);
+  // A copy of the meta row, under the write lock (meta() is for the fields
+  // fixed at open: id, block size).
+  VaultMeta Meta() const;
   Catalog& catalog() { return *catalog_; }
   journal::Journal& journal() { return *journal_; }
   // Reads and checks the record a block version points at.
@@ -356,7 +362,6 @@ class Vault {
   static Status Lock(const std::string& dir, int* fd);
   Status LoadRows();
   Status UpgradeFormat();
-  Status InterruptRunningJobs();
   Status WritableLocked(const Disk& disk, uint32_t branch) const;  // rows_mu_ held
   Status PutGroupAndBranches(const Group* group, const std::vector<Branch>& branches);
   Status Recover();

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <thread>
 
+#include "catalog/job_log.h"
 #include "catalog/retention_rules.h"
 #include "catalog/time_format.h"
 #include "catalog/vault.h"
@@ -352,8 +353,9 @@ Status Vault::Compact(const CompactOptions& o, CompactReport* r) {
     job.details = "vault at " + std::to_string(vault_bytes) + " bytes nears its cap of " +
                   std::to_string(cap) + ": reclaimed history before " +
                   FormatRfc3339(r->cap_cut_ns) + " (" + r->shrunk + ")";
-    RPFS_RETURN_IF_ERROR(StartJob(&job));
-    RPFS_RETURN_IF_ERROR(FinishJob(&job, Status::OK()));
+    JobLog log(*this);
+    RPFS_RETURN_IF_ERROR(log.Start(&job));
+    RPFS_RETURN_IF_ERROR(log.Finish(&job, Status::OK()));
   }
   return Status::OK();
 }
@@ -373,7 +375,7 @@ Status Vault::PlanRetention(uint64_t now, uint64_t cut_ns, RetentionPlan* plan) 
   for (const Point& p : ListPoints("")) {
     if (p.time_ns >= cut_ns) rules.PinChain(ChainFor(View{p.branch, p.seq}));
   }
-  for (const Job& j : ListJobs()) {
+  for (const Job& j : JobLog(*this).List()) {
     // An unfinished failback reads its group at the checkpoint's seq, cap
     // or not.
     if (j.kind != "failback" || j.state == "succeeded" || !j.checkpoint.is_object()) continue;

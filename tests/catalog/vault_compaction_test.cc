@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 
+#include "catalog/job_log.h"
 #include "catalog/time_format.h"
 #include "catalog/vault.h"
 #include "catalog/vault_verify.h"
@@ -175,7 +176,7 @@ TEST_F(VaultCompaction, ASizeCapBelowTheWindowsNeedShrinksRetentionOldestFirst) 
   ASSERT_TRUE(v_->GetGroup("g", &g).ok());
   EXPECT_GT(g.horizon_ns, now_ - 24 * 60 * kMin) << "retention did not shrink";
   bool job = false;
-  for (const Job& j : v_->ListJobs()) job = job || j.kind == "retention-shrink";
+  for (const Job& j : catalog::JobLog(*v_).List()) job = job || j.kind == "retention-shrink";
   EXPECT_TRUE(job) << "no job row says retention shrank";
   ExpectView(v_->Latest(disk_), kMaxSeq, "latest");
   ExpectVerifyClean();

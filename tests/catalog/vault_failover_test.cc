@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 
+#include "catalog/job_log.h"
 #include "catalog/vault.h"
 #include "tests/test_support.h"
 
@@ -182,16 +183,16 @@ TEST_F(VaultFailoverTest, StatesAndJobsSurviveReopen) {
   Job running, done;
   running.kind = "failback";
   running.group = "web";
-  ASSERT_TRUE(v_->StartJob(&running).ok());
+  ASSERT_TRUE(catalog::JobLog(*v_).Start(&running).ok());
   done.kind = "export";
-  ASSERT_TRUE(v_->StartJob(&done).ok());
-  ASSERT_TRUE(v_->FinishJob(&done, Status::OK()).ok());
+  ASSERT_TRUE(catalog::JobLog(*v_).Start(&done).ok());
+  ASSERT_TRUE(catalog::JobLog(*v_).Finish(&done, Status::OK()).ok());
   v_.reset();
   ASSERT_TRUE(Vault::Open(path_, OpenOptions(), &v_).ok());
   EXPECT_EQ(GroupRow("web").state, "failed-over");
   EXPECT_EQ(GroupRow("web").active_branch, f.id);
   EXPECT_TRUE(Put(web_, 1, 0, 1, 'x').IsReadOnly());
-  auto jobs = v_->ListJobs();
+  auto jobs = catalog::JobLog(*v_).List();
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(jobs[0].state, "interrupted");
   EXPECT_EQ(jobs[1].state, "succeeded");

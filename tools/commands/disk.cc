@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/job_log.h"
 #include "fs/vmdk/image_reader.h"
 #include "tools/commands/commands.h"
 #include "tools/images/image_import.h"
@@ -105,14 +106,14 @@ void RegisterDisk(CLI::App& app, Context* ctx) {
     job.group = d.group;
     job.details = a->file + " (" + image->format() + ") as " + d.name;
     job.progress_total = d.size;
-    if (!(s = v->StartJob(&job)).ok()) return ctx->Fail(s);
+    if (!(s = catalog::JobLog(*v).Start(&job)).ok()) return ctx->Fail(s);
     Progress progress("import " + d.name);
     ImportResult r;
     s = ImportImage(*v, d, *image, &r, [&](uint64_t done, uint64_t total) {
       progress.Update(done, total);
     });
     if (s.ok()) job.progress_done = d.size;
-    Status js = v->FinishJob(&job, s);
+    Status js = catalog::JobLog(*v).Finish(&job, s);
     if (s.ok()) s = js;
     if (!s.ok()) {
       // Grain data (a bad deflate stream) is only checked while streaming:

@@ -2,6 +2,7 @@
 // materialize an image (tools/images/image_export.h).
 #include <iostream>
 
+#include "catalog/job_log.h"
 #include "tools/commands/commands.h"
 #include "tools/images/image_export.h"
 
@@ -71,7 +72,7 @@ void RegisterExport(CLI::App& app, Context* ctx) {
     job.group = d.group;
     job.details = d.name + " at " + what + " to " + ctx->Path(a->out) + " (" + a->format + ")";
     job.progress_total = d.size;
-    if (!(s = v->StartJob(&job)).ok()) return ctx->Fail(s);
+    if (!(s = catalog::JobLog(*v).Start(&job)).ok()) return ctx->Fail(s);
     ExportResult r;
     {
       Progress progress("export " + d.name);
@@ -79,7 +80,7 @@ void RegisterExport(CLI::App& app, Context* ctx) {
              [&](uint64_t done, uint64_t total) { progress.Update(done, total); });
     }
     if (s.ok()) job.progress_done = d.size;
-    Status js = v->FinishJob(&job, s);
+    Status js = catalog::JobLog(*v).Finish(&job, s);
     if (s.ok()) s = js;
     if (!s.ok()) return ctx->Fail(s);
     ctx->out() << "exported " << d.name << " at " << what << " to " << a->out << " ("

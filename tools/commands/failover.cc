@@ -4,6 +4,7 @@
 // size except reprotect's report of what failback will send.
 #include <chrono>
 
+#include "catalog/job_log.h"
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
 #include "tools/dr/failback_plan.h"
@@ -24,9 +25,9 @@ Status AsJob(catalog::Vault& v, const std::string& kind, const std::string& grou
   catalog::Job job;
   job.kind = kind;
   job.group = group;
-  RPFS_RETURN_IF_ERROR(v.StartJob(&job));
+  RPFS_RETURN_IF_ERROR(catalog::JobLog(v).Start(&job));
   Status s = fn(&job);
-  Status f = v.FinishJob(&job, s);
+  Status f = catalog::JobLog(v).Finish(&job, s);
   return s.ok() ? f : s;
 }
 

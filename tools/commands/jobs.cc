@@ -1,8 +1,9 @@
 // rpfs jobs [--json]: every failover, test failover, cleanup, reprotect,
 // failback, import, export, replication and plan run, oldest first
-// (catalog/vault_jobs.cc). A plan run's lines (one per step) follow it.
+// (catalog/job_log.h). A plan run's lines (one per step) follow it.
 #include <nlohmann/json.hpp>
 
+#include "catalog/job_log.h"
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
 
@@ -16,7 +17,7 @@ void RegisterJobs(CLI::App& app, Context* ctx) {
     std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
-    auto list = v->ListJobs();
+    auto list = catalog::JobLog(*v).List();
     auto when = [](uint64_t ns) { return ns ? catalog::FormatRfc3339(ns) : std::string("-"); };
     if (*json) {
       nlohmann::json j = nlohmann::json::array();

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/plan_store.h"
 #include "catalog/time_format.h"
 #include "tools/commands/commands.h"
 #include "tools/plans/plan_file.h"
@@ -144,7 +145,7 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
     s = ParsePlanFile(a->file, text, groups, &p.steps);
     if (!s.ok()) return ctx->Fail(s);
     catalog::Plan existing;
-    if (v->GetPlan(a->name, &existing).ok()) {
+    if (catalog::PlanStore(*v).Get(a->name, &existing).ok()) {
       return ctx->Fail(Status::InvalidArgument("plan " + a->name + " exists (plan delete it first)"));
     }
     p.name = a->name;
@@ -160,7 +161,7 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
                                              std::chrono::system_clock::now().time_since_epoch())
                                              .count());
     p.history.push_back({p.state, p.created_ns, 0});
-    s = v->PutPlan(p, nullptr);
+    s = catalog::PlanStore(*v).Put(p, nullptr);
     if (!s.ok()) return ctx->Fail(s);
     ctx->Printf("created plan %s: %zu steps, groups %s; %s\n", p.name.c_str(), p.steps.size(),
                 GroupsOf(p).c_str(), p.state.c_str());
@@ -173,7 +174,7 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
     std::shared_ptr<catalog::Vault> v;
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
-    auto plans = v->ListPlans();
+    auto plans = catalog::PlanStore(*v).List();
     if (*list_json) {
       nlohmann::json j = nlohmann::json::array();
       for (const catalog::Plan& p : plans) {
@@ -208,7 +209,7 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     catalog::Plan p;
-    s = v->GetPlan(show->name, &p);
+    s = catalog::PlanStore(*v).Get(show->name, &p);
     if (!s.ok()) return ctx->Fail(Status::InvalidArgument("unknown plan '" + show->name + "'"));
     if (show->json) {
       ctx->out() << PlanJson(p).dump(2) << "\n";
@@ -225,13 +226,13 @@ void RegisterCrud(CLI::App* plan, Context* ctx) {
     Status s = ctx->OpenVault(&v);
     if (!s.ok()) return ctx->Fail(s);
     catalog::Plan p;
-    s = v->GetPlan(*del, &p);
+    s = catalog::PlanStore(*v).Get(*del, &p);
     if (!s.ok()) return ctx->Fail(Status::InvalidArgument("unknown plan '" + *del + "'"));
     if (RunUnfinished(p.run)) {
       return ctx->Fail(Status::InvalidArgument("plan " + *del + " is " + PlanDisplayState(p) +
                                                ": plan resume or plan cancel it first"));
     }
-    s = v->DeletePlan(*del);
+    s = catalog::PlanStore(*v).Delete(*del);
     if (!s.ok()) return ctx->Fail(s);
     ctx->Printf("deleted plan %s (it was %s)\n", del->c_str(), p.state.c_str());
   });

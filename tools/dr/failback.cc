@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "catalog/job_log.h"
 #include "tools/dr/failback_plan.h"
 #include "tools/dr/failback_target.h"
 
@@ -75,7 +76,7 @@ Status CheckTargets(catalog::Vault& vault, const std::string& group,
 
 // The newest failback job of the group that did not succeed, if any.
 bool FindUnfinished(catalog::Vault& vault, const std::string& group, catalog::Job* job) {
-  auto jobs = vault.ListJobs();
+  auto jobs = catalog::JobLog(vault).List();
   for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
     if (it->kind != "failback" || it->group != group) continue;
     if (it->state == "succeeded" || it->checkpoint.is_null()) return false;
@@ -117,7 +118,7 @@ Status FailbackRun::Save(FailbackTarget& t, uint64_t next_block) {
   cp_->metadata_bytes = base_meta_ + t.metadata_bytes_written();
   job_->checkpoint = *cp_;
   since_save_ = 0;
-  return vault_.UpdateJob(*job_);
+  return catalog::JobLog(vault_).Update(*job_);
 }
 
 Status FailbackRun::CopyDisk(const catalog::Disk& d, FailbackTarget& t,
@@ -298,9 +299,9 @@ Status RunFailback(catalog::Vault& vault, const std::string& group, const Failba
   if (result->resumed) {
     job.state = "running";
     job.end_ns = 0;
-    RPFS_RETURN_IF_ERROR(vault.UpdateJob(job));
+    RPFS_RETURN_IF_ERROR(catalog::JobLog(vault).Update(job));
   } else {
-    RPFS_RETURN_IF_ERROR(vault.StartJob(&job));
+    RPFS_RETURN_IF_ERROR(catalog::JobLog(vault).Start(&job));
   }
   result->job_id = job.id;
   result->seq = cp.seq;
@@ -319,7 +320,7 @@ Status RunFailback(catalog::Vault& vault, const std::string& group, const Failba
                   "; new primary " + primary.name;
   }
   job.checkpoint = cp;
-  Status f = vault.FinishJob(&job, s);
+  Status f = catalog::JobLog(vault).Finish(&job, s);
   return s.ok() ? f : s;
 }
 

@@ -7,11 +7,13 @@
 #include <mutex>
 #include <thread>
 
+#include "catalog/job_log.h"
+#include "catalog/plan_store.h"
 #include "catalog/time_format.h"
-#include "tools/units.h"
 #include "tools/plans/plan_operations.h"
 #include "tools/plans/plan_state.h"
 #include "tools/plans/script_runner.h"
+#include "tools/units.h"
 
 namespace rpfs::tools {
 namespace {
@@ -96,7 +98,7 @@ class RunDriver {
   catalog::PlanRun& run() { return plan_.run; }
   Status Save() {
     job_.lines = run().step_lines;
-    return vault_.PutPlan(plan_, &job_);
+    return catalog::PlanStore(vault_).Put(plan_, &job_);
   }
   void Say(const std::string& line) {
     if (host_.print) host_.print(line + "\n");
@@ -296,7 +298,7 @@ Status RunDriver::Finish(const std::string& status, const std::string& error, Pl
 }
 
 Status LoadPlan(catalog::Vault& vault, const std::string& name, catalog::Plan* plan) {
-  Status s = vault.GetPlan(name, plan);
+  Status s = catalog::PlanStore(vault).Get(name, plan);
   if (s.IsNotFound()) return Status::InvalidArgument("unknown plan '" + name + "'");
   return s;
 }
@@ -306,7 +308,7 @@ Status StartJob(catalog::Vault& vault, const catalog::Plan& plan, const std::str
   job->kind = "plan-" + plan.run.operation;
   job->plan = plan.name;
   job->details = details;
-  return vault.StartJob(job);
+  return catalog::JobLog(vault).Start(job);
 }
 
 }  // namespace
@@ -345,7 +347,7 @@ Status StartPlanRun(catalog::Vault& vault, const std::string& name, const PlanRu
   // Every input is checked before the job or anything else is written.
   // The job's id goes into default branch names: check with the id it
   // is about to get.
-  const uint64_t guessed_id = vault.NextJobId();
+  const uint64_t guessed_id = catalog::JobLog(vault).NextId();
   catalog::PlanRun fresh;
   RPFS_RETURN_IF_ERROR(PrepareGroupRuns(vault, plan, options, guessed_id, &fresh));
   catalog::Plan before = plan;
@@ -358,7 +360,7 @@ Status StartPlanRun(catalog::Vault& vault, const std::string& name, const PlanRu
     fresh = catalog::PlanRun();
     Status s = PrepareGroupRuns(vault, before, options, job.id, &fresh);
     if (!s.ok()) {
-      (void)vault.FinishJob(&job, s);
+      (void)catalog::JobLog(vault).Finish(&job, s);
       return s;
     }
   }
@@ -458,7 +460,7 @@ Status CancelPlanRun(catalog::Vault& vault, const std::string& name, PlanOutcome
     if (lines.size() < plan.run.step) lines.resize(plan.run.step);
     std::string& line = lines[plan.run.step - 1];
     line += (line.empty() ? "" : "; ") + std::string("cancelled ") + catalog::FormatRfc3339(NowNs());
-    RPFS_RETURN_IF_ERROR(vault.PutPlan(plan, nullptr));
+    RPFS_RETURN_IF_ERROR(catalog::PlanStore(vault).Put(plan, nullptr));
   }
   outcome->status = plan.run.status;
   outcome->state = PlanDisplayState(plan);

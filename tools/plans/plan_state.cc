@@ -1,5 +1,7 @@
 #include "tools/plans/plan_state.h"
 
+#include "catalog/plan_store.h"
+
 #include <map>
 #include <set>
 
@@ -74,10 +76,10 @@ Status CheckOperationAllowed(const catalog::Vault& vault, const catalog::Plan& p
   return Status::OK();
 }
 
-Status CheckOtherPlans(const catalog::Vault& vault, const catalog::Plan& plan) {
+Status CheckOtherPlans(catalog::Vault& vault, const catalog::Plan& plan) {
   std::set<std::string> mine;
   for (const catalog::PlanStep& s : plan.steps) mine.insert(s.groups.begin(), s.groups.end());
-  for (const catalog::Plan& other : vault.ListPlans()) {
+  for (const catalog::Plan& other : catalog::PlanStore(vault).List()) {
     if (other.name == plan.name) continue;
     bool busy = RunUnfinished(other.run) || !Protectedish(other.state);
     if (!busy) continue;

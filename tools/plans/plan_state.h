@@ -42,7 +42,7 @@ Status CheckOperationAllowed(const catalog::Vault& vault, const catalog::Plan& p
 
 // Refuses when a group of `plan` is also in another plan that has an
 // unfinished run or is not protected: the two would fight over it.
-Status CheckOtherPlans(const catalog::Vault& vault, const catalog::Plan& plan);
+Status CheckOtherPlans(catalog::Vault& vault, const catalog::Plan& plan);
 
 // The state a finished run of `operation` leaves.
 std::string StateAfter(const std::string& operation);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/job_log.h"
 #include "catalog/vault_scan.h"
 #include "journal/journal_tail.h"
 #include "tools/progress.h"
@@ -153,7 +154,7 @@ Status Source::Run() {
   job.kind = "replicate";
   job.group = o_.group;
   job.details = "to " + o_.target;
-  RPFS_RETURN_IF_ERROR(v_.StartJob(&job));
+  RPFS_RETURN_IF_ERROR(catalog::JobLog(v_).Start(&job));
   int backoff_ms = 50;
   Status result;
   for (;;) {
@@ -187,7 +188,7 @@ Status Source::Run() {
   job.details += "; applied to source seq " + std::to_string(acked_.applied_seq) + ", " +
                  std::to_string(report_->sessions) + " session(s), " +
                  std::to_string(report_->records) + " records";
-  (void)v_.FinishJob(&job, result);
+  (void)catalog::JobLog(v_).Finish(&job, result);
   PrintStatus("done");
   return result;
 }
