@@ -5,10 +5,13 @@
 #include <set>
 #include <vector>
 
+#include "fs/vmdk/descriptor_text.h"
 #include "journal/crc32c.h"
 
 namespace rpfs::fs {
 namespace {
+
+using namespace descriptor_text;
 
 constexpr uint64_t kSectorSize = 512;
 constexpr uint64_t kSectorsPerTrack = 63;
@@ -41,43 +44,6 @@ bool OneOf(std::string_view s, const std::string_view (&set)[N]) {
   return false;
 }
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-bool IsControl(char c) {
-  unsigned char u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsHexDigit(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-bool IsKeyChar(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-         c == '_' || c == '-';
-}
-
-std::string_view TrimBlanks(std::string_view s) {
-  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Removes leading blanks; false if there were none.
-bool ConsumeBlanks(std::string_view* s) {
-  size_t n = 0;
-  while (n < s->size() && IsBlank((*s)[n])) ++n;
-  s->remove_prefix(n);
-  return n > 0;
-}
-
-// The leading run of non-blank characters, removed from *s.
-std::string_view ConsumeToken(std::string_view* s) {
-  size_t n = 0;
-  while (n < s->size() && !IsBlank((*s)[n])) ++n;
-  std::string_view token = s->substr(0, n);
-  s->remove_prefix(n);
-  return token;
-}
-
 // A leading unsigned decimal that fits in int64 (what qemu's %SCNd64 reads).
 bool ConsumeDecimal(std::string_view* s, uint64_t* value) {
   size_t n = 0;
@@ -100,14 +66,6 @@ bool IsHexCid(std::string_view s) {
     if (!IsHexDigit(c)) return false;
   }
   return true;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // One extent line: ACCESS SECTORS TYPE ["FILE" [OFFSET]]. Views point into

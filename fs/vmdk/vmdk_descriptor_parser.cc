@@ -3,8 +3,12 @@
 #include <optional>
 #include <set>
 
+#include "fs/vmdk/descriptor_text.h"
+
 namespace rpfs::fs {
 namespace {
+
+using namespace descriptor_text;
 
 struct NamedAccess {
   std::string_view name;
@@ -24,51 +28,11 @@ constexpr NamedType kExtentTypes[] = {
     {"ZERO", ExtentType::kZero},       {"VMFSRDM", ExtentType::kVmfsRdm},
     {"VMFSRAW", ExtentType::kVmfsRaw}, {"SESPARSE", ExtentType::kSeSparse}};
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-bool IsControl(char c) {
-  unsigned char u = static_cast<unsigned char>(c);
-  return u < 0x20 || u == 0x7f;
-}
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsKeyChar(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-         c == '_' || c == '-';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool SkipBlanks(std::string_view* s) {
-  size_t n = 0;
-  while (n < s->size() && IsBlank((*s)[n])) ++n;
-  s->remove_prefix(n);
-  return n > 0;
-}
-
-std::string_view TakeToken(std::string_view* s) {
-  size_t n = 0;
-  while (n < s->size() && !IsBlank((*s)[n])) ++n;
-  std::string_view t = s->substr(0, n);
-  s->remove_prefix(n);
-  return t;
-}
-
 // A short, printable excerpt of hostile text for a message.
 std::string Excerpt(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 40)) out += IsControl(c) ? '?' : c;
   if (s.size() > 40) out += "...";
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
   return out;
 }
 
@@ -129,15 +93,15 @@ Status ParseHex32(std::string_view value, std::string_view key, const LineError&
 
 // `line` is trimmed and starts with an access mode and a blank.
 Status ParseExtent(std::string_view line, const LineError& err, DescriptorExtent* e) {
-  std::string_view access = TakeToken(&line);
+  std::string_view access = ConsumeToken(&line);
   for (const auto& a : kAccessModes) {
     if (access == a.name) e->access = a.access;
   }
-  SkipBlanks(&line);
-  RPFS_RETURN_IF_ERROR(ParseSectors(TakeToken(&line), "extent sector count", err, &e->sectors));
+  ConsumeBlanks(&line);
+  RPFS_RETURN_IF_ERROR(ParseSectors(ConsumeToken(&line), "extent sector count", err, &e->sectors));
   if (e->sectors == 0) return err("extent sector count is 0");
-  SkipBlanks(&line);
-  std::string_view type = TakeToken(&line);
+  ConsumeBlanks(&line);
+  std::string_view type = ConsumeToken(&line);
   if (type.empty()) return err("extent type missing");
   std::optional<ExtentType> t;
   for (const auto& k : kExtentTypes) {
@@ -145,7 +109,7 @@ Status ParseExtent(std::string_view line, const LineError& err, DescriptorExtent
   }
   if (!t) return err("unknown extent type '" + Excerpt(type) + "'");
   e->type = *t;
-  SkipBlanks(&line);
+  ConsumeBlanks(&line);
   if (line.empty()) {
     if (e->type == ExtentType::kZero) return Status::OK();
     return err(std::string(ExtentTypeName(e->type)) + " extent without a file name");
@@ -157,7 +121,7 @@ Status ParseExtent(std::string_view line, const LineError& err, DescriptorExtent
   if (close == 1) return err("extent file name is empty");
   e->file = std::string(line.substr(1, close - 1));
   line.remove_prefix(close + 1);
-  bool blank = SkipBlanks(&line);
+  bool blank = ConsumeBlanks(&line);
   if (line.empty()) {
     if (e->type == ExtentType::kFlat) return err("FLAT extent without an offset");
     return Status::OK();
@@ -166,9 +130,9 @@ Status ParseExtent(std::string_view line, const LineError& err, DescriptorExtent
   if (e->type != ExtentType::kFlat) {
     return err(std::string(ExtentTypeName(e->type)) + " extent with an offset");
   }
-  std::string_view offset = TakeToken(&line);
+  std::string_view offset = ConsumeToken(&line);
   RPFS_RETURN_IF_ERROR(ParseSectors(offset, "extent offset", err, &e->offset_sectors));
-  SkipBlanks(&line);
+  ConsumeBlanks(&line);
   if (!line.empty()) return err("junk after the extent offset: '" + Excerpt(line) + "'");
   return Status::OK();
 }
@@ -180,12 +144,12 @@ Status ParseKeyValue(std::string_view line, const LineError& err, std::string_vi
   if (eq == std::string_view::npos) {
     return err("neither a comment, an extent nor key = value: '" + Excerpt(line) + "'");
   }
-  *key = Trim(line.substr(0, eq));
+  *key = TrimBlanks(line.substr(0, eq));
   if (key->empty()) return err("empty key");
   for (char c : *key) {
     if (!IsKeyChar(c)) return err("bad key '" + Excerpt(*key) + "'");
   }
-  std::string_view v = Trim(line.substr(eq + 1));
+  std::string_view v = TrimBlanks(line.substr(eq + 1));
   if (!v.empty() && v.front() == '"') {
     if (v.size() < 2 || v.back() != '"') return err("value of " + std::string(*key) + " has no closing quote");
     v = v.substr(1, v.size() - 2);
@@ -261,11 +225,11 @@ Status ParseVmdkDescriptor(std::string_view text, const std::string& file_name,
                    " at column " + std::to_string(i + 1));
       }
     }
-    std::string_view line = Trim(raw);
+    std::string_view line = TrimBlanks(raw);
     if (line.empty() || line.front() == '#') continue;
 
     std::string_view rest = line;
-    std::string_view first = TakeToken(&rest);
+    std::string_view first = ConsumeToken(&rest);
     bool is_access = false;
     for (const auto& a : kAccessModes) is_access = is_access || first == a.name;
     if (is_access && !rest.empty()) {
