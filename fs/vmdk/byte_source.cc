@@ -60,19 +60,7 @@ class FileSource : public ByteSource {
 
  protected:
   Status ReadRaw(uint64_t offset, size_t n, char* out) const override {
-    size_t got = 0;
-    while (got < n) {
-      ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(offset + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Status::FromErrno(errno, "read " + name() + " at offset " +
-                                                     std::to_string(offset + got));
-      if (r == 0) {
-        return Status::Corruption(name() + ": file shrank while being read (offset " +
-                                  std::to_string(offset + got) + ")");
-      }
-      got += static_cast<size_t>(r);
-    }
-    return Status::OK();
+    return ReadFileAt(fd_, offset, n, out);
   }
 
  private:
@@ -91,6 +79,24 @@ Status ByteSource::ReadAt(uint64_t offset, size_t n, char* out, std::string_view
                               " bytes)");
   }
   return ReadRaw(offset, n, out);
+}
+
+Status ByteSource::ReadFileAt(int fd, uint64_t offset, size_t n, char* out) const {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      return Status::FromErrno(errno, "read " + name() + " at offset " +
+                                          std::to_string(offset + got));
+    }
+    if (r == 0) {
+      return Status::Corruption(name() + ": file shrank while being read (offset " +
+                                std::to_string(offset + got) + ")");
+    }
+    got += static_cast<size_t>(r);
+  }
+  return Status::OK();
 }
 
 std::unique_ptr<ByteSource> NewMemorySource(std::string name, std::string_view bytes) {

@@ -46,6 +46,10 @@ class ByteSource {
  protected:
   // Reads n bytes at offset, which the caller has checked lie in the file.
   virtual Status ReadRaw(uint64_t offset, size_t n, char* out) const = 0;
+  // ReadRaw of a file source: pread of exactly n bytes from fd (EINTR
+  // retried); an error names the file and offset, and an early end of file
+  // is Corruption ("file shrank while being read").
+  Status ReadFileAt(int fd, uint64_t offset, size_t n, char* out) const;
 
  private:
   std::string name_;

@@ -63,21 +63,7 @@ Status TargetFile::Open(const std::string& path, const std::string& name,
 TargetFile::~TargetFile() { ::close(fd_); }
 
 Status TargetFile::ReadRaw(uint64_t offset, size_t n, char* out) const {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd_, out + got, n - got, static_cast<off_t>(offset + got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      return Status::FromErrno(errno, "read " + name() + " at offset " +
-                                          std::to_string(offset + got));
-    }
-    if (r == 0) {
-      return Status::Corruption(name() + ": file shrank while being read (offset " +
-                                std::to_string(offset + got) + ")");
-    }
-    got += static_cast<size_t>(r);
-  }
-  return Status::OK();
+  return ReadFileAt(fd_, offset, n, out);
 }
 
 Status TargetFile::WriteAt(uint64_t offset, const char* data, size_t n, std::string_view what) {
