@@ -165,6 +165,14 @@ Status OutputFile::Truncate(uint64_t size) {
   return Status::OK();
 }
 
+Status OutputFile::CommitAppended(uint64_t* size) {
+  const uint64_t end = append_offset();
+  RPFS_RETURN_IF_ERROR(Truncate(end));
+  RPFS_RETURN_IF_ERROR(Commit());
+  *size = end;
+  return Status::OK();
+}
+
 Status OutputFile::Commit() {
   RPFS_RETURN_IF_ERROR(Flush());
   RPFS_RETURN_IF_ERROR(StopSyncer());

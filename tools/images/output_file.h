@@ -72,6 +72,9 @@ class OutputFile {
 
   // Flushes, fsyncs, renames PATH.tmp to PATH and fsyncs the directory.
   Status Commit();
+  // A file written by appends: cut at append_offset() (anything written
+  // beyond it goes), then Commit(); *size is the file's length.
+  Status CommitAppended(uint64_t* size);
 
  private:
   OutputFile(std::string path, int fd);

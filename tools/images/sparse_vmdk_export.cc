@@ -137,11 +137,7 @@ Status ExportSparseVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
   });
   RPFS_RETURN_IF_ERROR(s);
   RPFS_RETURN_IF_ERROR(write_table());
-  const uint64_t end = out->append_offset();
-  RPFS_RETURN_IF_ERROR(out->Truncate(end));
-  RPFS_RETURN_IF_ERROR(out->Commit());
-  result->file_bytes = end;
-  return Status::OK();
+  return out->CommitAppended(&result->file_bytes);
 }
 
 }  // namespace rpfs::tools

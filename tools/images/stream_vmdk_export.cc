@@ -203,11 +203,7 @@ Status ExportStreamVmdk(catalog::Vault& vault, const catalog::Disk& disk, catalo
   RPFS_RETURN_IF_ERROR(read_status);
 
   RPFS_RETURN_IF_ERROR(writer.Finish(h));
-  const uint64_t end = out->append_offset();
-  RPFS_RETURN_IF_ERROR(out->Truncate(end));
-  RPFS_RETURN_IF_ERROR(out->Commit());
-  result->file_bytes = end;
-  return Status::OK();
+  return out->CommitAppended(&result->file_bytes);
 }
 
 }  // namespace rpfs::tools
