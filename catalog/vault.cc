@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "catalog/change_log.h"
@@ -392,19 +393,15 @@ Status Vault::PutRowDurably(const std::function<Status(Txn&)>& fn) {
 Status Vault::CommitRows(Pins pins, const std::function<Status(RowCommit&)>& fn) {
   std::lock_guard<std::mutex> l(write_mu_);
   if (pins == Pins::kMayPin) ++pin_generation_;
-  VaultMeta meta;
+  std::optional<VaultMeta> changed;  // kept once the transaction commits
   RPFS_RETURN_IF_ERROR(PutRowDurably([&](Txn& txn) {
     RowCommit c{txn, meta_};
     RPFS_RETURN_IF_ERROR(fn(c));
-    if (c.meta_changed) {
-      RPFS_RETURN_IF_ERROR(catalog_->PutMeta(txn, c.meta));
-      meta = c.meta;
-    } else {
-      meta = meta_;
-    }
-    return Status::OK();
+    if (!c.meta_changed) return Status::OK();
+    changed = std::move(c.meta);
+    return catalog_->PutMeta(txn, *changed);
   }));
-  meta_ = meta;
+  if (changed) meta_ = std::move(*changed);
   return Status::OK();
 }
 

@@ -87,21 +87,22 @@ Status SegmentWriter::WriteRun(const uint8_t* headers, const char* const* bodies
   size_t c = 0;
   for (size_t k = 0; k < n; ++k) {
     if (c + 2 > kIovs) {
-      RPFS_RETURN_IF_ERROR(WriteAt(iov, c, flushed_ + done, &done));
+      RPFS_RETURN_IF_ERROR(WriteIovecs(iov, c, &done));
       c = 0;
     }
     iov[c++] = {const_cast<uint8_t*>(headers + k * kRecordHeaderSize), kRecordHeaderSize};
     if (lens[k] > 0) iov[c++] = {const_cast<char*>(bodies[k]), lens[k]};
   }
-  RPFS_RETURN_IF_ERROR(WriteAt(iov, c, flushed_ + done, &done));
+  RPFS_RETURN_IF_ERROR(WriteIovecs(iov, c, &done));
   Wrote(bytes);
   return Status::OK();
 }
 
-Status SegmentWriter::WriteAt(struct iovec* iov, size_t count, uint64_t at, uint64_t* written) {
+Status SegmentWriter::WriteIovecs(struct iovec* iov, size_t count, uint64_t* done) {
   size_t first = 0;
   while (first < count) {
-    ssize_t w = ::pwritev(fd_, iov + first, static_cast<int>(count - first), static_cast<off_t>(at));
+    ssize_t w = ::pwritev(fd_, iov + first, static_cast<int>(count - first),
+                          static_cast<off_t>(flushed_ + *done));
     if (w <= 0) {
       if (w < 0 && errno == EINTR) continue;
       const int err = w < 0 ? errno : EIO;  // 0: nothing written, nothing said
@@ -113,8 +114,7 @@ Status SegmentWriter::WriteAt(struct iovec* iov, size_t count, uint64_t at, uint
     }
     // pwritev may write less than asked: go on from where it stopped.
     uint64_t left = static_cast<uint64_t>(w);
-    at += left;
-    *written += left;
+    *done += left;
     while (first < count && left >= iov[first].iov_len) left -= iov[first++].iov_len;
     if (left > 0) {
       iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
@@ -143,8 +143,8 @@ Status SegmentWriter::Flush() {
   if (buffer_.empty()) return Status::OK();
   // On a failure the buffer is kept, and retried by the next flush.
   struct iovec one = {buffer_.data(), buffer_.size()};
-  uint64_t written = 0;
-  RPFS_RETURN_IF_ERROR(WriteAt(&one, 1, flushed_, &written));
+  uint64_t done = 0;
+  RPFS_RETURN_IF_ERROR(WriteIovecs(&one, 1, &done));
   Wrote(buffer_.size());
   buffer_.clear();
   return Status::OK();

@@ -84,10 +84,10 @@ class SegmentWriter {
   // Writes the run straight to the file at flushed_ (the buffer empty).
   Status WriteRun(const uint8_t* headers, const char* const* bodies, const uint32_t* lens,
                   size_t n, uint64_t bytes);
-  // Writes iov[0, count) at file offset `at`, short writes continued
-  // (*written counts what went); on a failure cuts the file back to
-  // flushed_ (no torn record) and says why.
-  Status WriteAt(struct iovec* iov, size_t count, uint64_t at, uint64_t* written);
+  // Writes iov[0, count) at flushed_ + *done, adding to *done what went
+  // (short writes continued; iov is consumed); on a failure cuts the file
+  // back to flushed_ (no torn record) and says why.
+  Status WriteIovecs(struct iovec* iov, size_t count, uint64_t* done);
   // `bytes` more are in the file: flushed_ moves, write-behind as due.
   void Wrote(uint64_t bytes);
 
