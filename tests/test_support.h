@@ -39,6 +39,8 @@ pid_t SpawnProgram(const std::vector<std::string>& argv, const std::string& out_
                    const std::string& err_path, const std::vector<std::string>& env = {});
 
 std::string ReadFile(const std::string& path);
+// The SHA-256 of bytes, as 64 lower-case hex digits (as sha256sum prints it).
+std::string Sha256Hex(const std::string& bytes);
 void WriteFile(const std::string& path, const std::string& data);
 uint64_t FileSize(const std::string& path);
 // How many pages of path's [0, n) are in the page cache (mincore); 0 if

@@ -69,9 +69,15 @@ def layer_of(path):
     return best
 
 
+def matches(name, patterns):
+    """A pattern ending in "/" is a folder (a prefix), else one file."""
+    return any(name.startswith(p) if p.endswith("/") else name == p for p in patterns)
+
+
 def owned_ok(path, header):
     for name, owners in OWNED.items():
         if header.startswith(name):
+            # A folder here is a layer: the file's own, not any prefix of it.
             return any(layer_of(path) == o if o.endswith("/") else path == o for o in owners)
     return True
 
@@ -85,7 +91,7 @@ def violations(files):
             continue
         allowed = LAYERS[layer]
         for inc in QUOTED.findall(text):
-            if not any(inc.startswith(p) if p.endswith("/") else inc == p for p in allowed):
+            if not matches(inc, allowed):
                 found.append(f"{path}: includes \"{inc}\" ({layer} may include only "
                              f"{', '.join(sorted(set(p for p in allowed if p.endswith('/'))))} "
                              f"and named headers; see ARCHITECTURE.md)")

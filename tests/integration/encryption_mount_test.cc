@@ -7,7 +7,6 @@
 // rewrites no data, and a kill -9 of the daemon mid-write reopens.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,7 +21,6 @@
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <unordered_map>
 
@@ -36,15 +34,6 @@ namespace rpfs::testing {
 namespace {
 
 constexpr size_t kBlock = 4096;
-
-std::string Sha256(const std::string& bytes) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  std::ostringstream o;
-  for (unsigned i = 0; i < n; ++i) o << std::hex << (md[i] >> 4) << (md[i] & 15);
-  return o.str();
-}
 
 std::string RandomBytes(size_t n) {
   std::mt19937_64 rng(std::random_device{}());
@@ -240,11 +229,11 @@ TEST_F(EncryptedMount, OnlyTheRightPassphraseReadsTheVault) {
     }
   }
   // The right one: export and the mount read back exactly what was written.
-  const std::string want = Sha256(Image(data));
+  const std::string want = Sha256Hex(Image(data));
   Expect(export_args, pass_);
-  EXPECT_EQ(want, Sha256(ReadFile(out))) << "export of the encrypted vault";
+  EXPECT_EQ(want, Sha256Hex(ReadFile(out))) << "export of the encrypted vault";
   ASSERT_NO_FATAL_FAILURE(Mount(vault, pass_));
-  EXPECT_EQ(want, Sha256(ReadFile(Flat()))) << "the mounted disk";
+  EXPECT_EQ(want, Sha256Hex(ReadFile(Flat()))) << "the mounted disk";
   ASSERT_NO_FATAL_FAILURE(Unmount(vault));
   r = Expect({"--vault", vault, "verify", "--deep"}, pass_);
   EXPECT_NE(std::string::npos, r.out.find("clean")) << r.out;
@@ -337,11 +326,11 @@ TEST_F(EncryptedMount, PassphraseChangeRewritesNoDataAndPruneStillReadsBack) {
   std::cout << r.out;
   EXPECT_EQ(std::string::npos, r.out.find("copied 0 B")) << "prune copied nothing: " << r.out;
   Expect({"--vault", vault, "export", "vm/d0", out, "--format", "raw"}, first);
-  EXPECT_EQ(Sha256(image), Sha256(ReadFile(out))) << "after prune";
+  EXPECT_EQ(Sha256Hex(image), Sha256Hex(ReadFile(out))) << "after prune";
 
   std::map<std::string, std::string> journal_before;
   for (const auto& e : std::filesystem::directory_iterator(vault + "/journal")) {
-    journal_before[e.path().string()] = Sha256(ReadFile(e.path().string()));
+    journal_before[e.path().string()] = Sha256Hex(ReadFile(e.path().string()));
   }
   r = Run({"--vault", vault, "vault", "passphrase", "--new-passphrase-file", second}, wrong_);
   EXPECT_EQ(1, r.exit_code);
@@ -350,7 +339,7 @@ TEST_F(EncryptedMount, PassphraseChangeRewritesNoDataAndPruneStillReadsBack) {
   EXPECT_NE(std::string::npos, r.out.find("no data rewritten")) << r.out;
   std::map<std::string, std::string> journal_after;
   for (const auto& e : std::filesystem::directory_iterator(vault + "/journal")) {
-    journal_after[e.path().string()] = Sha256(ReadFile(e.path().string()));
+    journal_after[e.path().string()] = Sha256Hex(ReadFile(e.path().string()));
   }
   EXPECT_EQ(journal_before, journal_after) << "a passphrase change rewrote journal data";
   r = Run({"--vault", vault, "export", "vm/d0", out, "--format", "raw"}, first);
@@ -363,7 +352,7 @@ TEST_F(EncryptedMount, PassphraseChangeRewritesNoDataAndPruneStillReadsBack) {
   Expect({"--vault", vault, "vault", "passphrase", "--new-passphrase-file", third,
           "--passphrase-file", second},
          "");
-  EXPECT_EQ(Sha256(image), Sha256(ReadFile(Flat())));
+  EXPECT_EQ(Sha256Hex(image), Sha256Hex(ReadFile(Flat())));
   ASSERT_NO_FATAL_FAILURE(Unmount(vault));
   r = Run({"--vault", vault, "verify", "--deep"}, second);
   EXPECT_EQ(1, r.exit_code) << r.out << r.err;

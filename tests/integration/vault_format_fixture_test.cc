@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
-#include <openssl/sha.h>
 
 #include <sstream>
 #include <string>
@@ -20,18 +19,6 @@ namespace rpfs::testing {
 namespace {
 
 const std::string kFixture = std::string(RPFS_SOURCE_DIR) + "/tests/fixtures/vault_format_1";
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : md) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 15];
-  }
-  return hex;
-}
 
 struct Expected {
   std::string vault, disk, point, sha256;
